@@ -334,7 +334,6 @@ async fn random_operation_sequences_match_a_simple_model(pool: PgPool) {
                             continue;
                         }
                         reserved -= n;
-                        out += n;
                         holds[idx].2 = true;
                     }
                     Op::Void(i) => {
