@@ -1,0 +1,235 @@
+//! Configuration from environment variables, validated at start-up. An invalid value stops the
+//! process with a message naming the variable.
+
+use crate::secret::Secret;
+use corridor_store::PoolConfig;
+use std::{net::SocketAddr, time::Duration};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// Local development: sandbox credits, generated secrets, relaxed cooling-off periods.
+    Dev,
+    /// Everything else. Refuses insecure defaults.
+    Prod,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration {key}: {reason}")]
+pub struct ConfigError {
+    pub key: &'static str,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    pub secret: Secret<Vec<u8>>,
+    pub issuer: String,
+    pub audience: String,
+    pub session_ttl: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub profile: Profile,
+    pub listen_addr: SocketAddr,
+    pub database: PoolConfig,
+    pub jwt: JwtConfig,
+    pub body_limit_bytes: usize,
+    pub request_timeout: Duration,
+    /// How long an idempotency claim is held before a retry may take it over.
+    pub idempotency_lease: Duration,
+    /// Lets webhooks reach loopback and private addresses; for local development only.
+    pub webhooks_allow_private_destinations: bool,
+    /// Log as JSON lines (production) or human-readable text.
+    pub log_json: bool,
+}
+
+/// Every environment variable the binary reads. deploy/ manifests are checked against this list.
+pub const ENV_KEYS: &[&str] = &[
+    "CORRIDOR_PROFILE",
+    "CORRIDOR_LISTEN_ADDR",
+    "CORRIDOR_DATABASE_URL",
+    "CORRIDOR_DATABASE_CONNECTIONS_MAX",
+    "CORRIDOR_DATABASE_ACQUIRE_TIMEOUT_MS",
+    "CORRIDOR_DATABASE_STATEMENT_TIMEOUT_MS",
+    "CORRIDOR_JWT_SECRET",
+    "CORRIDOR_JWT_ISSUER",
+    "CORRIDOR_JWT_AUDIENCE",
+    "CORRIDOR_SESSION_TTL_SECS",
+    "CORRIDOR_BODY_LIMIT_BYTES",
+    "CORRIDOR_REQUEST_TIMEOUT_MS",
+    "CORRIDOR_IDEMPOTENCY_LEASE_SECS",
+    "CORRIDOR_WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS",
+    "CORRIDOR_LOG_JSON",
+];
+
+pub const DEV_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/corridor";
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Builds the configuration from any lookup (the environment, or a map in tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let profile = match get("CORRIDOR_PROFILE").as_deref() {
+            None | Some("dev") => Profile::Dev,
+            Some("prod") => Profile::Prod,
+            Some(other) => return Err(err("CORRIDOR_PROFILE", format!("expected dev or prod, got {other:?}"))),
+        };
+        let listen_addr = parse(&get, "CORRIDOR_LISTEN_ADDR", "127.0.0.1:8080")?;
+        let database_url = match (get("CORRIDOR_DATABASE_URL"), profile) {
+            (Some(url), _) => url,
+            (None, Profile::Dev) => DEV_DATABASE_URL.to_owned(),
+            (None, Profile::Prod) => return Err(err("CORRIDOR_DATABASE_URL", "required in the prod profile".into())),
+        };
+        if !database_url.starts_with("postgres://") && !database_url.starts_with("postgresql://") {
+            return Err(err("CORRIDOR_DATABASE_URL", "must be a postgres:// URL".into()));
+        }
+        let mut database = PoolConfig::new(database_url);
+        database.connections_max = parse(&get, "CORRIDOR_DATABASE_CONNECTIONS_MAX", "20")?;
+        if !(1..=500).contains(&database.connections_max) {
+            return Err(err(
+                "CORRIDOR_DATABASE_CONNECTIONS_MAX",
+                "must be between 1 and 500".into(),
+            ));
+        }
+        database.acquire_timeout = Duration::from_millis(parse(&get, "CORRIDOR_DATABASE_ACQUIRE_TIMEOUT_MS", "5000")?);
+        database.statement_timeout =
+            Duration::from_millis(parse(&get, "CORRIDOR_DATABASE_STATEMENT_TIMEOUT_MS", "30000")?);
+
+        let jwt_secret = match (get("CORRIDOR_JWT_SECRET"), profile) {
+            (Some(s), _) if s.len() >= 32 => s.into_bytes(),
+            (Some(_), _) => return Err(err("CORRIDOR_JWT_SECRET", "must be at least 32 bytes".into())),
+            // A fresh secret per dev process: sessions end at restart, nothing to leak.
+            (None, Profile::Dev) => {
+                let mut bytes = vec![0u8; 32];
+                rand::fill(&mut bytes[..]);
+                bytes
+            }
+            (None, Profile::Prod) => return Err(err("CORRIDOR_JWT_SECRET", "required in the prod profile".into())),
+        };
+        let jwt = JwtConfig {
+            secret: Secret::new(jwt_secret),
+            issuer: get("CORRIDOR_JWT_ISSUER").unwrap_or_else(|| "corridor".into()),
+            audience: get("CORRIDOR_JWT_AUDIENCE").unwrap_or_else(|| "corridor-console".into()),
+            session_ttl: Duration::from_secs(parse(&get, "CORRIDOR_SESSION_TTL_SECS", "3600")?),
+        };
+        if jwt.session_ttl.is_zero() || jwt.session_ttl > Duration::from_secs(12 * 3600) {
+            return Err(err("CORRIDOR_SESSION_TTL_SECS", "must be between 1 s and 12 h".into()));
+        }
+        let body_limit_bytes: usize = parse(&get, "CORRIDOR_BODY_LIMIT_BYTES", "1048576")?;
+        if !(1024..=64 * 1024 * 1024).contains(&body_limit_bytes) {
+            return Err(err(
+                "CORRIDOR_BODY_LIMIT_BYTES",
+                "must be between 1 KiB and 64 MiB".into(),
+            ));
+        }
+        let request_timeout = Duration::from_millis(parse(&get, "CORRIDOR_REQUEST_TIMEOUT_MS", "15000")?);
+        let idempotency_lease = Duration::from_secs(parse(&get, "CORRIDOR_IDEMPOTENCY_LEASE_SECS", "60")?);
+        if idempotency_lease <= request_timeout {
+            return Err(err(
+                "CORRIDOR_IDEMPOTENCY_LEASE_SECS",
+                "must exceed the request timeout, or a slow request could lose its key to a retry".into(),
+            ));
+        }
+        let webhooks_allow_private_destinations: bool =
+            parse(&get, "CORRIDOR_WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS", "false")?;
+        if webhooks_allow_private_destinations && profile == Profile::Prod {
+            return Err(err(
+                "CORRIDOR_WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS",
+                "is a dev-only setting".into(),
+            ));
+        }
+        let log_json = parse(
+            &get,
+            "CORRIDOR_LOG_JSON",
+            if profile == Profile::Prod { "true" } else { "false" },
+        )?;
+        Ok(Config {
+            profile,
+            listen_addr,
+            database,
+            jwt,
+            body_limit_bytes,
+            request_timeout,
+            idempotency_lease,
+            webhooks_allow_private_destinations,
+            log_json,
+        })
+    }
+
+    pub fn is_dev(&self) -> bool {
+        self.profile == Profile::Dev
+    }
+}
+
+fn err(key: &'static str, reason: String) -> ConfigError {
+    ConfigError { key, reason }
+}
+
+fn parse<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &'static str,
+    default: &str,
+) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    let raw = get(key).unwrap_or_else(|| default.to_owned());
+    raw.parse().map_err(|e| err(key, format!("{raw:?} is not valid: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn dev_profile_needs_no_configuration() {
+        let c = with(&[]).unwrap();
+        assert_eq!(c.profile, Profile::Dev);
+        assert_eq!(c.jwt.secret.expose().len(), 32);
+    }
+
+    #[test]
+    fn prod_profile_refuses_missing_secrets_naming_the_key() {
+        let e = with(&[
+            ("CORRIDOR_PROFILE", "prod"),
+            ("CORRIDOR_DATABASE_URL", "postgres://db/x"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.key, "CORRIDOR_JWT_SECRET");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        assert_eq!(
+            with(&[("CORRIDOR_LISTEN_ADDR", "nope")]).unwrap_err().key,
+            "CORRIDOR_LISTEN_ADDR"
+        );
+        assert_eq!(
+            with(&[("CORRIDOR_JWT_SECRET", "short")]).unwrap_err().key,
+            "CORRIDOR_JWT_SECRET"
+        );
+        assert_eq!(
+            with(&[("CORRIDOR_PROFILE", "staging")]).unwrap_err().key,
+            "CORRIDOR_PROFILE"
+        );
+        let private_in_prod = with(&[
+            ("CORRIDOR_PROFILE", "prod"),
+            ("CORRIDOR_DATABASE_URL", "postgres://db/x"),
+            ("CORRIDOR_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("CORRIDOR_WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS", "true"),
+        ]);
+        assert_eq!(
+            private_in_prod.unwrap_err().key,
+            "CORRIDOR_WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS"
+        );
+    }
+}
