@@ -1,1 +1,43 @@
+//! The chain layer: the only crate that talks to EVM nodes (alloy). Contract bindings from the
+//! committed forge artifacts, chain configuration, local development chains.
+//!
+//! Status: bindings, configuration, chain-id checks and local deployment exist; the submitter
+//! (database-owned nonces, persisted raw transactions, fee bumps) and the watcher (finality,
+//! reorgs) are the work of issue #3.
 
+pub mod bindings;
+pub mod config;
+pub mod local;
+
+pub use config::{ChainConfig, ChainConfigError, Finality};
+
+use alloy::providers::{Provider, ProviderBuilder};
+use std::time::Duration;
+
+/// Every RPC call is bounded; a node that does not answer must not hang a caller.
+pub const RPC_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    #[error("the node at {url} reports chain id {actual}, configured {expected}: refusing to use it")]
+    ChainIdMismatch { url: String, expected: u64, actual: u64 },
+    #[error("RPC call failed: {0}")]
+    Rpc(String),
+    #[error("RPC call timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Checks the node serves the configured chain (fail closed on a mismatch).
+pub async fn check_chain_id(config: &ChainConfig) -> Result<(), ChainError> {
+    let provider = ProviderBuilder::new().connect_http(config.rpc_url.clone());
+    let actual = tokio::time::timeout(RPC_TIMEOUT, provider.get_chain_id())
+        .await
+        .map_err(|_| ChainError::Timeout(RPC_TIMEOUT))?
+        .map_err(|e| ChainError::Rpc(e.to_string()))?;
+    if actual != config.chain_id {
+        return Err(ChainError::ChainIdMismatch { url: config.rpc_url.to_string(), expected: config.chain_id, actual });
+    }
+    Ok(())
+}

@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod pagination;
 pub mod routes;
 pub mod secret;
+pub mod service;
 pub mod state;
 pub mod telemetry;
 

@@ -21,4 +21,4 @@ pub fn router(state: AppState) -> OpenApiRouter {
 
 pub use api_keys::{ApiKeyCreated, ApiKeyView, create as api_keys_create};
 pub use balances::{AssetBalance, Balances};
-pub use sandbox::SandboxCredit;
+pub use sandbox::{SandboxCredit, credit as sandbox_credit};
