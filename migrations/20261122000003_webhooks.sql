@@ -21,6 +21,8 @@ CREATE INDEX endpoints_merchant ON webhooks.endpoints (merchant_id, id);
 
 CREATE TABLE webhooks.deliveries (
     id              UUID PRIMARY KEY,
+    -- Creation order, for the delivery log (ids are random here: they are made in SQL).
+    seq             BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
     event_id        UUID NOT NULL REFERENCES platform.outbox (id),
     endpoint_id     UUID NOT NULL REFERENCES webhooks.endpoints (id),
     merchant_id     UUID NOT NULL REFERENCES platform.merchants (id),
@@ -34,7 +36,7 @@ CREATE TABLE webhooks.deliveries (
     CONSTRAINT deliveries_once_per_endpoint UNIQUE (event_id, endpoint_id)
 );
 CREATE INDEX deliveries_due ON webhooks.deliveries (next_attempt_at) WHERE status = 'pending';
-CREATE INDEX deliveries_endpoint ON webhooks.deliveries (endpoint_id, id);
+CREATE INDEX deliveries_endpoint ON webhooks.deliveries (endpoint_id, seq);
 
 -- One row per HTTP attempt: the delivery log merchants read.
 CREATE TABLE webhooks.attempts (

@@ -13,7 +13,11 @@ pub fn corridor_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
     let bin = dir.join("corridor");
-    assert!(bin.exists(), "{} not built: run the workspace tests (tests/run.sh) so cargo builds it", bin.display());
+    assert!(
+        bin.exists(),
+        "{} not built: run the workspace tests (tests/run.sh) so cargo builds it",
+        bin.display()
+    );
     bin
 }
 
@@ -29,7 +33,10 @@ impl DevStack {
     pub fn start(database: &str, port: u16) -> DevStack {
         let mut child = Command::new(corridor_bin())
             .args(["dev", "--anvil-port", "0"])
-            .env("CORRIDOR_DATABASE_URL", format!("postgres://postgres@127.0.0.1:5432/{database}"))
+            .env(
+                "CORRIDOR_DATABASE_URL",
+                format!("postgres://postgres@127.0.0.1:5432/{database}"),
+            )
             .env("CORRIDOR_LISTEN_ADDR", format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -58,18 +65,28 @@ impl DevStack {
                 }
                 Err(e) => {
                     let _ = child.kill();
-                    panic!("corridor dev did not reach Serving ({e}); output so far:\n{}", output.join("\n"));
+                    panic!(
+                        "corridor dev did not reach Serving ({e}); output so far:\n{}",
+                        output.join("\n")
+                    );
                 }
             }
         }
-        DevStack { child, output, base_url: format!("http://127.0.0.1:{port}") }
+        DevStack {
+            child,
+            output,
+            base_url: format!("http://127.0.0.1:{port}"),
+        }
     }
 
     /// The value printed after a label such as "API key".
     pub fn printed(&self, label: &str) -> String {
         self.output
             .iter()
-            .find_map(|l| l.strip_prefix(label).map(|rest| rest.split_whitespace().next().unwrap_or("").to_owned()))
+            .find_map(|l| {
+                l.strip_prefix(label)
+                    .map(|rest| rest.split_whitespace().next().unwrap_or("").to_owned())
+            })
             .unwrap_or_else(|| panic!("{label:?} not printed:\n{}", self.output.join("\n")))
     }
 
@@ -90,5 +107,8 @@ impl DevStack {
 
 /// A free TCP port on loopback.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }

@@ -10,17 +10,29 @@ fn client() -> reqwest::Client {
 }
 
 fn anvil_children(pid: u32) -> Vec<String> {
-    let out = Command::new("pgrep").args(["-P", &pid.to_string(), "anvil"]).output().expect("pgrep");
-    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+    let out = Command::new("pgrep")
+        .args(["-P", &pid.to_string(), "anvil"])
+        .output()
+        .expect("pgrep");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 fn alive(pid: &str) -> bool {
-    Command::new("kill").args(["-0", pid]).status().map(|s| s.success()).unwrap_or(false)
+    Command::new("kill")
+        .args(["-0", pid])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_run_command_serves_a_funded_demo_merchant_and_ctrl_c_stops_everything() {
-    let stack = tokio::task::spawn_blocking(|| DevStack::start("corridor_e2e_dev", free_port())).await.unwrap();
+    let stack = tokio::task::spawn_blocking(|| DevStack::start("corridor_e2e_dev", free_port()))
+        .await
+        .unwrap();
     let key = stack.printed("API key");
     assert!(key.starts_with("cor_sk_"), "{key}");
     let http = client();
@@ -34,7 +46,12 @@ async fn the_run_command_serves_a_funded_demo_merchant_and_ctrl_c_stops_everythi
         .json()
         .await
         .unwrap();
-    let usdc = balances["data"].as_array().unwrap().iter().find(|b| b["asset"] == "USDC").expect("a USDC balance");
+    let usdc = balances["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["asset"] == "USDC")
+        .expect("a USDC balance");
     assert_eq!(usdc["available"], "10000.000000");
 
     let ready = http.get(format!("{}/readyz", stack.base_url)).send().await.unwrap();
@@ -53,7 +70,14 @@ async fn the_run_command_serves_a_funded_demo_merchant_and_ctrl_c_stops_everythi
         .unwrap();
     assert_eq!(login.status(), 201);
 
-    let openapi: serde_json::Value = http.get(format!("{}/openapi.json", stack.base_url)).send().await.unwrap().json().await.unwrap();
+    let openapi: serde_json::Value = http
+        .get(format!("{}/openapi.json", stack.base_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(openapi["openapi"], "3.1.0");
 
     let anvils = anvil_children(stack.child.id());

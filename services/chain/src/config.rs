@@ -29,7 +29,9 @@ pub const ENV_KEYS: &[&str] = &["CORRIDOR_CHAIN_ID", "CORRIDOR_CHAIN_RPC_URL", "
 impl ChainConfig {
     /// `None` when no chain is configured (the API still serves; chain work waits).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, ChainConfigError> {
-        let Some(rpc) = get("CORRIDOR_CHAIN_RPC_URL") else { return Ok(None) };
+        let Some(rpc) = get("CORRIDOR_CHAIN_RPC_URL") else {
+            return Ok(None);
+        };
         let rpc_url = Url::parse(&rpc).map_err(|e| err("CORRIDOR_CHAIN_RPC_URL", e.to_string()))?;
         if !matches!(rpc_url.scheme(), "http" | "https") {
             return Err(err("CORRIDOR_CHAIN_RPC_URL", "must be http:// or https://".into()));
@@ -42,10 +44,17 @@ impl ChainConfig {
             None => Finality::Depth(12),
             Some("finalized") => Finality::FinalizedTag,
             Some(depth) => Finality::Depth(depth.parse().map_err(|_| {
-                err("CORRIDOR_CHAIN_FINALITY", format!("expected a confirmation depth or \"finalized\", got {depth:?}"))
+                err(
+                    "CORRIDOR_CHAIN_FINALITY",
+                    format!("expected a confirmation depth or \"finalized\", got {depth:?}"),
+                )
             })?),
         };
-        Ok(Some(ChainConfig { chain_id, rpc_url, finality }))
+        Ok(Some(ChainConfig {
+            chain_id,
+            rpc_url,
+            finality,
+        }))
     }
 }
 
@@ -68,11 +77,28 @@ mod tests {
 
     #[test]
     fn parses_depth_and_finalized_tag_and_names_bad_keys() {
-        let c = with(&[("CORRIDOR_CHAIN_RPC_URL", "http://127.0.0.1:8545"), ("CORRIDOR_CHAIN_ID", "31337")]).unwrap().unwrap();
+        let c = with(&[
+            ("CORRIDOR_CHAIN_RPC_URL", "http://127.0.0.1:8545"),
+            ("CORRIDOR_CHAIN_ID", "31337"),
+        ])
+        .unwrap()
+        .unwrap();
         assert_eq!((c.chain_id, c.finality), (31337, Finality::Depth(12)));
-        let f = with(&[("CORRIDOR_CHAIN_RPC_URL", "http://x"), ("CORRIDOR_CHAIN_ID", "1"), ("CORRIDOR_CHAIN_FINALITY", "finalized")]);
+        let f = with(&[
+            ("CORRIDOR_CHAIN_RPC_URL", "http://x"),
+            ("CORRIDOR_CHAIN_ID", "1"),
+            ("CORRIDOR_CHAIN_FINALITY", "finalized"),
+        ]);
         assert_eq!(f.unwrap().unwrap().finality, Finality::FinalizedTag);
-        assert_eq!(with(&[("CORRIDOR_CHAIN_RPC_URL", "http://x")]).unwrap_err().key, "CORRIDOR_CHAIN_ID");
-        assert_eq!(with(&[("CORRIDOR_CHAIN_RPC_URL", "ftp://x"), ("CORRIDOR_CHAIN_ID", "1")]).unwrap_err().key, "CORRIDOR_CHAIN_RPC_URL");
+        assert_eq!(
+            with(&[("CORRIDOR_CHAIN_RPC_URL", "http://x")]).unwrap_err().key,
+            "CORRIDOR_CHAIN_ID"
+        );
+        assert_eq!(
+            with(&[("CORRIDOR_CHAIN_RPC_URL", "ftp://x"), ("CORRIDOR_CHAIN_ID", "1")])
+                .unwrap_err()
+                .key,
+            "CORRIDOR_CHAIN_RPC_URL"
+        );
     }
 }

@@ -37,7 +37,11 @@ pub async fn check_chain_id(config: &ChainConfig) -> Result<(), ChainError> {
         .map_err(|_| ChainError::Timeout(RPC_TIMEOUT))?
         .map_err(|e| ChainError::Rpc(e.to_string()))?;
     if actual != config.chain_id {
-        return Err(ChainError::ChainIdMismatch { url: config.rpc_url.to_string(), expected: config.chain_id, actual });
+        return Err(ChainError::ChainIdMismatch {
+            url: config.rpc_url.to_string(),
+            expected: config.chain_id,
+            actual,
+        });
     }
     Ok(())
 }

@@ -27,13 +27,18 @@ pub fn anvil_path(repo_root: &Path) -> PathBuf {
 pub fn spawn_anvil(repo_root: &Path, port: Option<u16>) -> Result<AnvilInstance, ChainError> {
     let path = anvil_path(repo_root);
     if !path.exists() {
-        return Err(ChainError::Refused(format!("{} is missing: run npm ci in contracts/", path.display())));
+        return Err(ChainError::Refused(format!(
+            "{} is missing: run npm ci in contracts/",
+            path.display()
+        )));
     }
     let mut anvil = Anvil::at(path).block_time(1).args(["--order", "fifo"]);
     if let Some(port) = port {
         anvil = anvil.port(port);
     }
-    anvil.try_spawn().map_err(|e| ChainError::Refused(format!("anvil did not start: {e}")))
+    anvil
+        .try_spawn()
+        .map_err(|e| ChainError::Refused(format!("anvil did not start: {e}")))
 }
 
 /// The roles of anvil's well-known development keys. Separate keys for separate powers: the
@@ -49,7 +54,12 @@ pub struct DevKeys {
 impl DevKeys {
     pub fn from_anvil(anvil: &AnvilInstance) -> Self {
         let key = |i: usize| PrivateKeySigner::from(anvil.keys()[i].clone());
-        DevKeys { deployer: key(0), submitter: key(1), compliance: key(2), buyer: key(3) }
+        DevKeys {
+            deployer: key(0),
+            submitter: key(1),
+            compliance: key(2),
+            buyer: key(3),
+        }
     }
 }
 
@@ -69,17 +79,25 @@ pub struct LocalDeployment {
 /// funds the router (the treasury's payout float) and the demo buyer with test tokens.
 pub async fn deploy(rpc_url: reqwest::Url, keys: &DevKeys, float_units: U256) -> Result<LocalDeployment, ChainError> {
     let rpc = |e: alloy::contract::Error| ChainError::Rpc(e.to_string());
-    let provider = ProviderBuilder::new().wallet(EthereumWallet::from(keys.deployer.clone())).connect_http(rpc_url);
+    let provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(keys.deployer.clone()))
+        .connect_http(rpc_url);
     let chain_id = tokio::time::timeout(RPC_TIMEOUT, provider.get_chain_id())
         .await
         .map_err(|_| ChainError::Timeout(RPC_TIMEOUT))?
         .map_err(|e| ChainError::Rpc(e.to_string()))?;
     if chain_id != LOCAL_CHAIN_ID {
-        return Err(ChainError::Refused(format!("test tokens are deployed on chain {LOCAL_CHAIN_ID} only, not {chain_id}")));
+        return Err(ChainError::Refused(format!(
+            "test tokens are deployed on chain {LOCAL_CHAIN_ID} only, not {chain_id}"
+        )));
     }
     let owner = keys.deployer.address();
-    let usdc = TestStablecoin::deploy(&provider, "Test USD Coin".into(), "USDC".into(), owner).await.map_err(rpc)?;
-    let eurc = TestStablecoin::deploy(&provider, "Test Euro Coin".into(), "EURC".into(), owner).await.map_err(rpc)?;
+    let usdc = TestStablecoin::deploy(&provider, "Test USD Coin".into(), "USDC".into(), owner)
+        .await
+        .map_err(rpc)?;
+    let eurc = TestStablecoin::deploy(&provider, "Test Euro Coin".into(), "EURC".into(), owner)
+        .await
+        .map_err(rpc)?;
     let router = PayoutRouter::deploy(&provider, owner, keys.compliance.address(), keys.submitter.address())
         .await
         .map_err(rpc)?;

@@ -10,7 +10,10 @@ use corridor_platform::{
 use corridor_store::{console_users, ledger, merchants};
 
 pub async fn migrate(state: &AppState) -> anyhow::Result<()> {
-    corridor_store::MIGRATOR.run(state.pool()).await.context("running migrations")?;
+    corridor_store::MIGRATOR
+        .run(state.pool())
+        .await
+        .context("running migrations")?;
     tracing::info!("migrations applied");
     Ok(())
 }
@@ -43,7 +46,9 @@ pub async fn create_api_key(
     let mut conn = state.pool().acquire().await?;
     merchants::get(&mut conn, merchant).await.context("--merchant")?;
     drop(conn);
-    let created = routes::api_keys_create(state, merchant, name, &scopes).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let created = routes::api_keys_create(state, merchant, name, &scopes)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(created.secret)
 }
 
@@ -76,7 +81,9 @@ pub fn generate_password() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rng();
-    (0..20).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+    (0..20)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 pub async fn ledger_check(state: &AppState) -> anyhow::Result<String> {

@@ -86,7 +86,9 @@ pub enum LedgerCommand {
 }
 
 async fn state(config: Config) -> anyhow::Result<AppState> {
-    let pool = corridor_store::connect(&config.database).await.context("connecting to Postgres")?;
+    let pool = corridor_store::connect(&config.database)
+        .await
+        .context("connecting to Postgres")?;
     let chain = corridor_chain::ChainConfig::from_lookup(|k| std::env::var(k).ok())?;
     let mut builder = AppState::builder(pool, config, AssetRegistry::builtin());
     for check in server::readiness_checks(chain) {

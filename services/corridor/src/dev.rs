@@ -75,10 +75,13 @@ async fn ensure_postgres(maintenance_url: &str) -> anyhow::Result<PgConnection> 
         return Ok(conn);
     }
     println!("• Postgres is not answering; starting the local cluster");
-    let versions = std::fs::read_dir("/etc/postgresql").context("no local Postgres installation under /etc/postgresql")?;
+    let versions =
+        std::fs::read_dir("/etc/postgresql").context("no local Postgres installation under /etc/postgresql")?;
     for version in versions.flatten() {
         let v = version.file_name().to_string_lossy().into_owned();
-        let _ = Command::new("pg_ctlcluster").args(["--skip-systemctl-redirect", &v, "main", "start"]).status();
+        let _ = Command::new("pg_ctlcluster")
+            .args(["--skip-systemctl-redirect", &v, "main", "start"])
+            .status();
     }
     let started = Instant::now();
     loop {
@@ -96,8 +99,14 @@ async fn fresh_database(url: &str) -> anyhow::Result<()> {
     let (maintenance, name) = split_database_url(url)?;
     let mut conn = ensure_postgres(&maintenance).await?;
     // The name was checked to be [A-Za-z0-9_]+ above, so quoting it is enough.
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))).execute(&mut conn).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut conn).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+    )))
+    .execute(&mut conn)
+    .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&mut conn)
+        .await?;
     Ok(())
 }
 
@@ -126,7 +135,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     println!("• database ready: {}", config.database.url);
     ensure_foundry(&root)?;
     let anvil = local::spawn_anvil(&root, Some(args.anvil_port)).with_context(|| {
-        format!("starting anvil on port {} (pass --anvil-port 0 for any free port)", args.anvil_port)
+        format!(
+            "starting anvil on port {} (pass --anvil-port 0 for any free port)",
+            args.anvil_port
+        )
     })?;
     let rpc_url: reqwest::Url = anvil.endpoint_url();
     println!("• anvil running at {rpc_url} (chain {})", anvil.chain_id());
@@ -171,7 +183,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         println!("                {email:<28} {role}");
     }
     println!("API             {base}  (OpenAPI at {base}/openapi.json)");
-    println!("Try             curl -s {base}/v1/balances -H 'Authorization: Bearer {}'", seeded.api_key);
+    println!(
+        "Try             curl -s {base}/v1/balances -H 'Authorization: Bearer {}'",
+        seeded.api_key
+    );
     println!();
     if args.no_serve {
         println!("--no-serve: stopping");
@@ -216,10 +231,17 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
     let mut tx = state.pool().begin().await?;
     for (asset, amount) in [("USDC", "10000.00"), ("EURC", "5000.00")] {
         let money = Money::parse(amount, state.registry().get(asset)?)?;
-        routes::sandbox_credit(&mut tx, state, merchant_id, money).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        routes::sandbox_credit(&mut tx, state, merchant_id, money)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     tx.commit().await?;
-    Ok(Seeded { merchant_id, merchant_name, api_key, password })
+    Ok(Seeded {
+        merchant_id,
+        merchant_name,
+        api_key,
+        password,
+    })
 }
 
 #[cfg(test)]
@@ -229,7 +251,10 @@ mod tests {
     #[test]
     fn splits_the_database_url_and_refuses_odd_names() {
         let (m, n) = split_database_url("postgres://postgres@127.0.0.1:5432/corridor_dev").unwrap();
-        assert_eq!((m.as_str(), n.as_str()), ("postgres://postgres@127.0.0.1:5432/postgres", "corridor_dev"));
+        assert_eq!(
+            (m.as_str(), n.as_str()),
+            ("postgres://postgres@127.0.0.1:5432/postgres", "corridor_dev")
+        );
         assert!(split_database_url("postgres://h/x\";DROP").is_err());
         assert!(split_database_url("postgres://h/").is_err());
     }

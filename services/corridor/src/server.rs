@@ -82,9 +82,14 @@ pub async fn serve(state: AppState, services: Vec<Service>, shutdown: Cancellati
         .with_context(|| format!("binding {}", state.config().listen_addr))?;
     let names: Vec<&str> = services.iter().map(|s| s.name).collect();
     tracing::info!(addr = %listener.local_addr()?, services = ?names, "serving");
-    let jobs: Vec<_> = services.iter().flat_map(|s| (s.spawn_jobs)(state.clone(), shutdown.clone())).collect();
+    let jobs: Vec<_> = services
+        .iter()
+        .flat_map(|s| (s.spawn_jobs)(state.clone(), shutdown.clone()))
+        .collect();
     let signal = shutdown.clone();
-    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal(signal)).await?;
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal(signal))
+        .await?;
     shutdown.cancel();
     for job in jobs {
         let _ = job.await;
@@ -94,7 +99,10 @@ pub async fn serve(state: AppState, services: Vec<Service>, shutdown: Cancellati
 }
 
 pub fn readiness_checks(chain: Option<corridor_chain::ChainConfig>) -> Vec<Arc<dyn ReadinessCheck>> {
-    chain.map(|c| Arc::new(ChainReadiness(c)) as Arc<dyn ReadinessCheck>).into_iter().collect()
+    chain
+        .map(|c| Arc::new(ChainReadiness(c)) as Arc<dyn ReadinessCheck>)
+        .into_iter()
+        .collect()
 }
 
 #[cfg(test)]

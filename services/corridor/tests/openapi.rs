@@ -8,7 +8,9 @@ use corridor_platform::{AppState, Config};
 async fn the_committed_openapi_document_is_current() {
     let config = Config::from_lookup(|_| None).unwrap();
     // No query runs: a lazy pool never connects.
-    let pool = sqlx::postgres::PgPoolOptions::new().connect_lazy("postgres://unused@127.0.0.1:1/none").unwrap();
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .connect_lazy("postgres://unused@127.0.0.1:1/none")
+        .unwrap();
     let state = AppState::new(pool, config, AssetRegistry::builtin());
     let (_, openapi) = corridor::server::build_app(&state, &corridor::server::all_services());
     let generated = openapi.to_pretty_json().unwrap() + "\n";
@@ -18,5 +20,8 @@ async fn the_committed_openapi_document_is_current() {
         std::fs::write(path, &generated).unwrap();
     }
     let committed = std::fs::read_to_string(path).unwrap_or_default();
-    assert!(committed == generated, "docs/api/openapi.json is stale: rerun with CORRIDOR_UPDATE_OPENAPI=1");
+    assert!(
+        committed == generated,
+        "docs/api/openapi.json is stale: rerun with CORRIDOR_UPDATE_OPENAPI=1"
+    );
 }

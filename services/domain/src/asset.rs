@@ -279,11 +279,11 @@ mod tests {
             let (token, chain_id, address, decimals) = (f[0], f[3], f[4], f[5]);
             let Ok(code) = AssetCode::parse(token) else { continue };
             let chain_id: ChainId = chain_id.parse().unwrap();
-            if let Ok(d) = r.deployment(&code, chain_id) {
-                if d.token == EvmAddress::parse(address).unwrap() {
-                    assert_eq!(d.decimals.to_string(), decimals);
-                    checked += 1;
-                }
+            if let Ok(d) = r.deployment(&code, chain_id)
+                && d.token == EvmAddress::parse(address).unwrap()
+            {
+                assert_eq!(d.decimals.to_string(), decimals);
+                checked += 1;
             }
         }
         assert_eq!(
