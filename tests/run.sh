@@ -28,6 +28,11 @@ step "Contracts: build, test, and check the artifacts Rust binds are fresh"
 (cd contracts && ./node_modules/.bin/forge build && ./node_modules/.bin/forge test)
 python3 contracts/script/export-artifacts.py --check
 
+step "Banned dependencies (see deny.toml)"
+if grep -E '^name = "(openssl-sys|openssl|native-tls)"$' Cargo.lock; then
+  echo "Cargo.lock contains a banned crate: TLS must stay on rustls + ring"; exit 1
+fi
+
 step "Rust formatting"
 cargo fmt --all -- --check
 

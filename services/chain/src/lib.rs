@@ -1,13 +1,16 @@
 //! The chain layer: the only crate that talks to EVM nodes (alloy). Contract bindings from the
 //! committed forge artifacts, chain configuration, local development chains.
 //!
-//! Status: bindings, configuration, chain-id checks and local deployment exist; the submitter
-//! (database-owned nonces, persisted raw transactions, fee bumps) and the watcher (finality,
-//! reorgs) are the work of issue #3.
+//! Status: bindings, configuration, chain-id checks, local deployment, signers and the submitter
+//! (database-owned nonces, persisted raw transactions, rebroadcast, fee bumps) exist; the
+//! watcher (confirmations, finality, reorgs) is still to come (issue #3).
 
 pub mod bindings;
 pub mod config;
 pub mod local;
+pub mod signer;
+pub mod store;
+pub mod submitter;
 
 pub use config::{ChainConfig, ChainConfigError, Finality};
 
