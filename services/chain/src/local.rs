@@ -22,9 +22,22 @@ pub fn anvil_path(repo_root: &Path) -> PathBuf {
     repo_root.join("contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
 }
 
+/// How the local chain produces blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mining {
+    /// A block every `n` seconds, like a real chain.
+    Interval(u64),
+    /// Only when asked (`anvil_mine`): deterministic tests.
+    Manual,
+}
+
 /// Starts anvil with one-second blocks and FIFO ordering (under bursts the default fee ordering
 /// silently drops transactions). Killed when the returned instance is dropped.
 pub fn spawn_anvil(repo_root: &Path, port: Option<u16>) -> Result<AnvilInstance, ChainError> {
+    spawn_anvil_with(repo_root, port, Mining::Interval(1))
+}
+
+pub fn spawn_anvil_with(repo_root: &Path, port: Option<u16>, mining: Mining) -> Result<AnvilInstance, ChainError> {
     let path = anvil_path(repo_root);
     if !path.exists() {
         return Err(ChainError::Refused(format!(
@@ -32,7 +45,11 @@ pub fn spawn_anvil(repo_root: &Path, port: Option<u16>) -> Result<AnvilInstance,
             path.display()
         )));
     }
-    let mut anvil = Anvil::at(path).block_time(1).args(["--order", "fifo"]);
+    let mut anvil = Anvil::at(path).args(["--order", "fifo"]);
+    anvil = match mining {
+        Mining::Interval(secs) => anvil.block_time(secs),
+        Mining::Manual => anvil.arg("--no-mining"),
+    };
     if let Some(port) = port {
         anvil = anvil.port(port);
     }

@@ -95,7 +95,7 @@ pub fn classify_send_error(message: &str) -> SendOutcome {
         SendOutcome::AlreadyKnown
     } else if m.contains("nonce too low") || m.contains("nonce is too low") || m.contains("invalid nonce") {
         SendOutcome::NonceTooLow
-    } else if m.contains("underpriced") || m.contains("fee too low") {
+    } else if m.contains("underpriced") || m.contains("fee too low") || m.contains("base fee") {
         SendOutcome::Underpriced
     } else if m.contains("insufficient funds") {
         SendOutcome::InsufficientFunds
@@ -323,19 +323,24 @@ impl Submitter {
             }
             let h = alloy::primitives::B256::from_str(&p.tx_hash).map_err(|e| SubmitError::Rpc(e.to_string()))?;
             let known = rpc(self.provider.get_transaction_by_hash(h)).await?.is_some();
+            let mut must_bump = false;
             if !known {
                 // Dropped from the pool: the same bytes again, never a new nonce.
-                if matches!(
-                    self.send_raw(&p.raw).await,
-                    SendOutcome::Accepted | SendOutcome::AlreadyKnown
-                ) {
-                    store::mark_broadcast(&mut conn, &p.tx_hash, true).await?;
-                    report.rebroadcast += 1;
-                    metrics::counter!("chain_rebroadcasts_total").increment(1);
+                match self.send_raw(&p.raw).await {
+                    SendOutcome::Accepted | SendOutcome::AlreadyKnown => {
+                        store::mark_broadcast(&mut conn, &p.tx_hash, true).await?;
+                        report.rebroadcast += 1;
+                        metrics::counter!("chain_rebroadcasts_total").increment(1);
+                        continue;
+                    }
+                    // Mined meanwhile: the receipt shows up next round.
+                    SendOutcome::NonceTooLow => continue,
+                    // Evicted because it no longer pays the base fee: only a replacement helps.
+                    SendOutcome::Underpriced => must_bump = true,
+                    SendOutcome::InsufficientFunds | SendOutcome::Other(_) => continue,
                 }
-                continue;
             }
-            if p.signed_age_secs >= self.config.bump_after_secs {
+            if must_bump || p.signed_age_secs >= self.config.bump_after_secs {
                 let floor = match base_fee_floor {
                     Some(f) => f,
                     None => {

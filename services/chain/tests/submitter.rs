@@ -1,0 +1,392 @@
+//! The submitter against a real anvil and a real Postgres. anvil runs with --no-mining and the
+//! tests mine blocks themselves, so every step is deterministic (no sleeps).
+
+use alloy::{
+    network::EthereumWallet,
+    primitives::{Address, U256},
+    providers::{DynProvider, Provider, ProviderBuilder, ext::AnvilApi},
+    sol_types::SolCall,
+};
+use corridor_chain::{
+    bindings::TestStablecoin,
+    local::{self, DevKeys, LocalDeployment, Mining},
+    signer::LocalKeySigner,
+    store::{self, hex_lower},
+    submitter::{Submitter, SubmitterConfig},
+};
+use sqlx::PgPool;
+use std::{path::Path, sync::Arc};
+use uuid::Uuid;
+
+struct Chain {
+    _anvil: alloy::node_bindings::AnvilInstance,
+    provider: DynProvider,
+    keys: DevKeys,
+    deployment: LocalDeployment,
+}
+
+async fn chain() -> Chain {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let anvil = local::spawn_anvil_with(&root, None, Mining::Manual).expect("anvil (run npm ci in contracts/)");
+    let keys = DevKeys::from_anvil(&anvil);
+    let provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(keys.deployer.clone()))
+        .connect_http(anvil.endpoint_url())
+        .erased();
+    // Deploy with automatic blocks, then switch to manual mining for the test itself.
+    provider.anvil_set_auto_mine(true).await.unwrap();
+    let deployment = local::deploy(anvil.endpoint_url(), &keys, U256::from(10u64.pow(12)))
+        .await
+        .unwrap();
+    // The submitter's own float for plain ERC-20 transfers.
+    let usdc = TestStablecoin::new(deployment.usdc, &provider);
+    usdc.mint(keys.submitter.address(), U256::from(10u64.pow(12)))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    provider.anvil_set_auto_mine(false).await.unwrap();
+    Chain {
+        _anvil: anvil,
+        provider,
+        keys,
+        deployment,
+    }
+}
+
+impl Chain {
+    async fn submitter(&self, pool: &PgPool, tweak: impl FnOnce(&mut SubmitterConfig)) -> Submitter {
+        let mut config = SubmitterConfig::new(31337);
+        tweak(&mut config);
+        let signer = Arc::new(LocalKeySigner::new(self.keys.submitter.clone()));
+        Submitter::new(pool.clone(), self.provider.clone(), signer, config)
+            .await
+            .unwrap()
+    }
+
+    async fn mine(&self) {
+        self.provider.anvil_mine(Some(1), None).await.unwrap();
+    }
+
+    async fn balance(&self, who: Address) -> U256 {
+        TestStablecoin::new(self.deployment.usdc, &self.provider)
+            .balanceOf(who)
+            .call()
+            .await
+            .unwrap()
+    }
+}
+
+fn recipient(i: u64) -> Address {
+    Address::from_word(alloy::primitives::B256::from(U256::from(0x1000_0000u64 + i)))
+}
+
+async fn enqueue(pool: &PgPool, chain: &Chain, sender: &str, to: Address, amount: u64) -> Uuid {
+    let id = Uuid::now_v7();
+    let calldata = TestStablecoin::transferCall {
+        to,
+        value: U256::from(amount),
+    }
+    .abi_encode();
+    let mut conn = pool.acquire().await.unwrap();
+    store::insert_intent(
+        &mut conn,
+        store::NewIntent {
+            id,
+            chain_id: 31337,
+            sender,
+            purpose: &format!("test:{id}"),
+            to: &hex_lower(chain.deployment.usdc),
+            calldata: &calldata,
+            gas_limit: 100_000,
+        },
+    )
+    .await
+    .unwrap();
+    id
+}
+
+async fn statuses(pool: &PgPool) -> Vec<(String, i64)> {
+    sqlx::query_as("SELECT status, count(*) FROM chain.intents GROUP BY status ORDER BY status")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+async fn expire_lease(pool: &PgPool) {
+    sqlx::query("UPDATE chain.senders SET lease_expires_at = now() - interval '1 second'")
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn five_hundred_concurrent_intents_and_two_submitters_use_contiguous_nonces_once(pool: PgPool) {
+    let chain = chain().await;
+    let a = chain.submitter(&pool, |c| c.batch_max = 120).await;
+    let b = chain.submitter(&pool, |c| c.batch_max = 120).await;
+    let sender = a.sender().to_owned();
+    let first_nonce = chain
+        .provider
+        .get_transaction_count(chain.keys.submitter.address())
+        .await
+        .unwrap();
+
+    let creators = (0..500u64).map(|i| {
+        let (pool, sender) = (pool.clone(), sender.clone());
+        let chain = &chain;
+        async move { enqueue(&pool, chain, &sender, recipient(i), 1_000 + i).await }
+    });
+    futures::future::join_all(creators).await;
+
+    for round in 0..40 {
+        let (ra, rb) = tokio::join!(a.tick(), b.tick());
+        let (ra, rb) = (ra.unwrap(), rb.unwrap());
+        assert!(!(ra.signed > 0 && rb.signed > 0), "only the lease holder signs");
+        if round == 1 {
+            // The leader dies without releasing its lease; the other takes over once it expires.
+            expire_lease(&pool).await;
+        }
+        chain.mine().await;
+        if statuses(&pool).await == [("mined".to_owned(), 500)] {
+            break;
+        }
+    }
+    assert_eq!(statuses(&pool).await, [("mined".to_owned(), 500)]);
+    let nonces: Vec<i64> = sqlx::query_scalar("SELECT nonce FROM chain.intents ORDER BY nonce")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let expected: Vec<i64> = (first_nonce as i64..first_nonce as i64 + 500).collect();
+    assert_eq!(nonces, expected, "contiguous, no gap, no duplicate");
+    assert_eq!(
+        chain
+            .provider
+            .get_transaction_count(chain.keys.submitter.address())
+            .await
+            .unwrap(),
+        first_nonce + 500
+    );
+    for i in [0u64, 250, 499] {
+        assert_eq!(
+            chain.balance(recipient(i)).await,
+            U256::from(1_000 + i),
+            "recipient {i} paid exactly once"
+        );
+    }
+}
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn a_crash_between_persisting_and_broadcasting_resends_the_persisted_bytes(pool: PgPool) {
+    let chain = chain().await;
+    let crashed = chain.submitter(&pool, |_| {}).await;
+    let id = enqueue(&pool, &chain, crashed.sender(), recipient(1), 5_000).await;
+    assert_eq!(
+        crashed.assign_and_sign().await.unwrap(),
+        1,
+        "signed and persisted, never broadcast"
+    );
+    let (persisted_hash, raw): (String, Vec<u8>) =
+        sqlx::query_as("SELECT tx_hash, raw FROM chain.transactions WHERE intent_id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    drop(crashed);
+    expire_lease(&pool).await;
+
+    let restarted = chain.submitter(&pool, |_| {}).await;
+    assert_eq!(restarted.tick().await.unwrap().broadcast, 1);
+    chain.mine().await;
+    assert_eq!(restarted.tick().await.unwrap().mined, 1);
+    let mined_hash: String = sqlx::query_scalar("SELECT mined_tx_hash FROM chain.intents WHERE id = $1")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(mined_hash, persisted_hash, "the persisted bytes were what got mined");
+    let tx = chain
+        .provider
+        .get_transaction_by_hash(persisted_hash.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(alloy::eips::eip2718::Encodable2718::encoded_2718(&tx.inner), raw);
+    assert_eq!(chain.balance(recipient(1)).await, U256::from(5_000u64));
+}
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn a_crash_between_broadcasting_and_recording_does_not_send_twice(pool: PgPool) {
+    let chain = chain().await;
+    let crashed = chain.submitter(&pool, |_| {}).await;
+    let id = enqueue(&pool, &chain, crashed.sender(), recipient(2), 7_000).await;
+    crashed.assign_and_sign().await.unwrap();
+    let raw: Vec<u8> = sqlx::query_scalar("SELECT raw FROM chain.transactions WHERE intent_id = $1")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    // The broadcast reached the node; the process died before writing broadcast_at.
+    let _ = chain.provider.send_raw_transaction(&raw).await.unwrap();
+    drop(crashed);
+    expire_lease(&pool).await;
+
+    let restarted = chain.submitter(&pool, |_| {}).await;
+    for _ in 0..3 {
+        restarted.tick().await.unwrap();
+        chain.mine().await;
+    }
+    restarted.tick().await.unwrap();
+    assert_eq!(statuses(&pool).await, [("mined".to_owned(), 1)]);
+    assert_eq!(chain.balance(recipient(2)).await, U256::from(7_000u64), "paid once");
+    let signed: i64 = sqlx::query_scalar("SELECT count(*) FROM chain.transactions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(signed, 1, "nothing was signed again");
+}
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn a_dropped_transaction_is_rebroadcast_with_the_same_bytes_and_fills_the_gap(pool: PgPool) {
+    let chain = chain().await;
+    let s = chain.submitter(&pool, |_| {}).await;
+    let first = enqueue(&pool, &chain, s.sender(), recipient(3), 1).await;
+    enqueue(&pool, &chain, s.sender(), recipient(4), 2).await;
+    let report = s.tick().await.unwrap();
+    assert_eq!((report.signed, report.broadcast), (2, 2));
+    let hash: String = sqlx::query_scalar("SELECT tx_hash FROM chain.transactions WHERE intent_id = $1")
+        .bind(first)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let _: serde_json::Value = chain
+        .provider
+        .raw_request("anvil_dropTransaction".into(), (hash.clone(),))
+        .await
+        .unwrap();
+    chain.mine().await; // the second cannot be mined: there is a gap below its nonce
+    assert_eq!(chain.balance(recipient(4)).await, U256::ZERO);
+
+    let report = s.tick().await.unwrap();
+    // anvil also evicts the transaction queued behind the gap; both come back, byte for byte.
+    assert!(report.rebroadcast >= 1, "the dropped one is detected and sent again");
+    let resent: i32 = sqlx::query_scalar("SELECT rebroadcasts FROM chain.transactions WHERE tx_hash = $1")
+        .bind(&hash)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(resent, 1);
+    chain.mine().await;
+    s.tick().await.unwrap();
+    assert_eq!(statuses(&pool).await, [("mined".to_owned(), 2)]);
+    let mined: String = sqlx::query_scalar("SELECT mined_tx_hash FROM chain.intents WHERE id = $1")
+        .bind(first)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let nonces_used: i64 = sqlx::query_scalar("SELECT count(DISTINCT nonce) FROM chain.transactions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!((mined, nonces_used), (hash, 2), "same bytes, no new nonce");
+}
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn a_tenfold_base_fee_is_outbid_by_replacements_until_mined(pool: PgPool) {
+    let chain = chain().await;
+    let s = chain.submitter(&pool, |c| c.bump_after_secs = 0).await;
+    enqueue(&pool, &chain, s.sender(), recipient(5), 9).await;
+    s.assign_and_sign().await.unwrap();
+    let mut report = corridor_chain::submitter::TickReport::default();
+    s.process_pending(&mut report).await.unwrap();
+    assert_eq!(report.broadcast, 1);
+    let latest = chain
+        .provider
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await
+        .unwrap()
+        .unwrap();
+    let base = latest.header.base_fee_per_gas.unwrap();
+    chain
+        .provider
+        .anvil_set_next_block_base_fee_per_gas(u128::from(base) * 10)
+        .await
+        .unwrap();
+    chain.mine().await;
+    assert_eq!(chain.balance(recipient(5)).await, U256::ZERO, "priced out by the spike");
+
+    let mut bumps = 0;
+    for _ in 0..10 {
+        bumps += s.tick().await.unwrap().bumped;
+        chain.mine().await;
+        if statuses(&pool).await == [("mined".to_owned(), 1)] {
+            break;
+        }
+    }
+    s.tick().await.unwrap();
+    assert_eq!(statuses(&pool).await, [("mined".to_owned(), 1)]);
+    assert!(bumps >= 1);
+    let fees: Vec<(rust_decimal::Decimal, rust_decimal::Decimal)> = sqlx::query_as(
+        "SELECT max_fee_per_gas, max_priority_fee_per_gas FROM chain.transactions ORDER BY signed_at, id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let eighth = rust_decimal::Decimal::new(1125, 3);
+    for w in fees.windows(2) {
+        assert!(
+            w[1].0 >= w[0].0 * eighth && w[1].1 >= w[0].1 * eighth,
+            "both fees up by >= 12.5 %: {w:?}"
+        );
+    }
+    let unbroadcast: i64 = sqlx::query_scalar("SELECT count(*) FROM chain.transactions WHERE broadcast_at IS NULL")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        unbroadcast, 0,
+        "every replacement was accepted, none refused as underpriced"
+    );
+    assert_eq!(chain.balance(recipient(5)).await, U256::from(9u64), "paid once");
+}
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn a_reverted_transfer_is_failed_with_its_reason_and_not_retried(pool: PgPool) {
+    let chain = chain().await;
+    let s = chain.submitter(&pool, |c| c.bump_after_secs = 0).await;
+    let blocked = recipient(6);
+    chain.provider.anvil_set_auto_mine(true).await.unwrap();
+    TestStablecoin::new(chain.deployment.usdc, &chain.provider)
+        .blacklist(blocked)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    chain.provider.anvil_set_auto_mine(false).await.unwrap();
+    let id = enqueue(&pool, &chain, s.sender(), blocked, 100).await;
+    s.tick().await.unwrap();
+    chain.mine().await;
+    assert_eq!(s.tick().await.unwrap().failed, 1);
+    for _ in 0..3 {
+        s.tick().await.unwrap();
+        chain.mine().await;
+    }
+    let (status, reason): (String, Option<String>) =
+        sqlx::query_as("SELECT status, failure_reason FROM chain.intents WHERE id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "failed");
+    assert!(reason.unwrap().contains("reverted"));
+    let signed: i64 = sqlx::query_scalar("SELECT count(*) FROM chain.transactions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(signed, 1, "never retried automatically");
+}
