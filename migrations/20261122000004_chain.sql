@@ -25,7 +25,7 @@ CREATE TABLE chain.intents (
     calldata        BYTEA NOT NULL,
     gas_limit       BIGINT NOT NULL CHECK (gas_limit > 0),
     status          TEXT NOT NULL DEFAULT 'queued'
-                    CHECK (status IN ('queued', 'pending', 'mined', 'failed', 'needs_operator')),
+                    CHECK (status IN ('queued', 'pending', 'mined', 'final', 'failed', 'needs_operator')),
     nonce           BIGINT,
     mined_tx_hash   TEXT,
     mined_block     BIGINT,

@@ -11,6 +11,7 @@ pub mod local;
 pub mod signer;
 pub mod store;
 pub mod submitter;
+pub mod watcher;
 
 pub use config::{ChainConfig, ChainConfigError, Finality};
 

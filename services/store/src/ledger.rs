@@ -30,18 +30,8 @@ pub async fn ensure_account(
         .map_err(|e| StoreError::Corrupt(e.to_string()))?
         .scale;
     let (owner_kind, owner_id) = owner_columns(key.owner);
-    let existing = sqlx::query_scalar!(
-        r#"SELECT id FROM ledger.accounts
-            WHERE owner_kind = $1 AND owner_id IS NOT DISTINCT FROM $2 AND asset = $3 AND purpose = $4"#,
-        owner_kind,
-        owner_id,
-        key.asset.as_str(),
-        key.purpose.as_str(),
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    if let Some(id) = existing {
-        return Ok(AccountId::from_uuid(id));
+    if let Some(id) = find_account(conn, owner_kind, owner_id, key).await? {
+        return Ok(id);
     }
     let inserted = sqlx::query_scalar!(
         r#"INSERT INTO ledger.accounts (id, owner_kind, owner_id, asset, scale, purpose, allow_negative)
@@ -61,19 +51,29 @@ pub async fn ensure_account(
     match inserted {
         Some(id) => Ok(AccountId::from_uuid(id)),
         // A concurrent transaction created it first.
-        None => sqlx::query_scalar!(
-            r#"SELECT id FROM ledger.accounts
-                WHERE owner_kind = $1 AND owner_id IS NOT DISTINCT FROM $2 AND asset = $3 AND purpose = $4"#,
-            owner_kind,
-            owner_id,
-            key.asset.as_str(),
-            key.purpose.as_str(),
-        )
-        .fetch_one(&mut *conn)
-        .await
-        .map(AccountId::from_uuid)
-        .map_err(StoreError::from),
+        None => find_account(conn, owner_kind, owner_id, key)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("account vanished after a conflicting insert".into())),
     }
+}
+
+async fn find_account(
+    conn: &mut PgConnection,
+    owner_kind: &str,
+    owner_id: Option<Uuid>,
+    key: &AccountKey,
+) -> Result<Option<AccountId>, StoreError> {
+    let id = sqlx::query_scalar!(
+        r#"SELECT id FROM ledger.accounts
+            WHERE owner_kind = $1 AND owner_id IS NOT DISTINCT FROM $2 AND asset = $3 AND purpose = $4"#,
+        owner_kind,
+        owner_id,
+        key.asset.as_str(),
+        key.purpose.as_str(),
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(id.map(AccountId::from_uuid))
 }
 
 /// Writes a validated entry. The database re-checks the balance per asset at COMMIT, and the

@@ -1,0 +1,124 @@
+//! Shared anvil + Postgres helpers for the chain tests.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use alloy::{
+    network::EthereumWallet,
+    primitives::{Address, U256},
+    providers::{DynProvider, Provider, ProviderBuilder, ext::AnvilApi},
+    sol_types::SolCall,
+};
+use corridor_chain::{
+    bindings::TestStablecoin,
+    local::{self, DevKeys, LocalDeployment, Mining},
+    signer::LocalKeySigner,
+    store::{self, hex_lower},
+    submitter::{Submitter, SubmitterConfig},
+};
+use sqlx::PgPool;
+use std::{path::Path, sync::Arc};
+use uuid::Uuid;
+
+pub struct Chain {
+    pub _anvil: alloy::node_bindings::AnvilInstance,
+    pub provider: DynProvider,
+    pub keys: DevKeys,
+    pub deployment: LocalDeployment,
+}
+
+pub async fn chain() -> Chain {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let anvil = local::spawn_anvil_with(&root, None, Mining::Manual).expect("anvil (run npm ci in contracts/)");
+    let keys = DevKeys::from_anvil(&anvil);
+    let provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(keys.deployer.clone()))
+        .connect_http(anvil.endpoint_url())
+        .erased();
+    // Deploy with automatic blocks, then switch to manual mining for the test itself.
+    provider.anvil_set_auto_mine(true).await.unwrap();
+    let deployment = local::deploy(anvil.endpoint_url(), &keys, U256::from(10u64.pow(12)))
+        .await
+        .unwrap();
+    // The submitter's own float for plain ERC-20 transfers.
+    let usdc = TestStablecoin::new(deployment.usdc, &provider);
+    usdc.mint(keys.submitter.address(), U256::from(10u64.pow(12)))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    provider.anvil_set_auto_mine(false).await.unwrap();
+    Chain {
+        _anvil: anvil,
+        provider,
+        keys,
+        deployment,
+    }
+}
+
+impl Chain {
+    pub async fn submitter(&self, pool: &PgPool, tweak: impl FnOnce(&mut SubmitterConfig)) -> Submitter {
+        let mut config = SubmitterConfig::new(31337);
+        tweak(&mut config);
+        let signer = Arc::new(LocalKeySigner::new(self.keys.submitter.clone()));
+        Submitter::new(pool.clone(), self.provider.clone(), signer, config)
+            .await
+            .unwrap()
+    }
+
+    pub async fn mine(&self) {
+        self.provider.anvil_mine(Some(1), None).await.unwrap();
+    }
+
+    pub async fn balance(&self, who: Address) -> U256 {
+        TestStablecoin::new(self.deployment.usdc, &self.provider)
+            .balanceOf(who)
+            .call()
+            .await
+            .unwrap()
+    }
+}
+
+pub fn recipient(i: u64) -> Address {
+    Address::from_word(alloy::primitives::B256::from(U256::from(0x1000_0000u64 + i)))
+}
+
+pub async fn enqueue(pool: &PgPool, chain: &Chain, sender: &str, to: Address, amount: u64) -> Uuid {
+    let id = Uuid::now_v7();
+    let calldata = TestStablecoin::transferCall {
+        to,
+        value: U256::from(amount),
+    }
+    .abi_encode();
+    let mut conn = pool.acquire().await.unwrap();
+    store::insert_intent(
+        &mut conn,
+        store::NewIntent {
+            id,
+            chain_id: 31337,
+            sender,
+            purpose: &format!("test:{id}"),
+            to: &hex_lower(chain.deployment.usdc),
+            calldata: &calldata,
+            gas_limit: 100_000,
+        },
+    )
+    .await
+    .unwrap();
+    id
+}
+
+pub async fn statuses(pool: &PgPool) -> Vec<(String, i64)> {
+    sqlx::query_as("SELECT status, count(*) FROM chain.intents GROUP BY status ORDER BY status")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+pub async fn expire_lease(pool: &PgPool) {
+    sqlx::query("UPDATE chain.senders SET lease_expires_at = now() - interval '1 second'")
+        .execute(pool)
+        .await
+        .unwrap();
+}

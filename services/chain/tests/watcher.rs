@@ -1,0 +1,168 @@
+//! The watcher against a real anvil (manual mining) and a real Postgres: detection, finality by
+//! depth, and reorgs that end with exactly one canonical transfer.
+
+mod common;
+
+use alloy::primitives::U256;
+use alloy::providers::{Provider, ext::AnvilApi};
+use common::{Chain, chain, enqueue, recipient};
+use corridor_chain::{
+    Finality,
+    bindings::TestStablecoin,
+    watcher::{self, Watcher, WatcherConfig},
+};
+use sqlx::PgPool;
+
+async fn watcher(chain: &Chain, pool: &PgPool, depth: u64) -> Watcher {
+    let mut conn = pool.acquire().await.unwrap();
+    watcher::watch_contract(&mut conn, 31337, chain.deployment.usdc, "erc20")
+        .await
+        .unwrap();
+    Watcher::new(
+        pool.clone(),
+        chain.provider.clone(),
+        WatcherConfig::new(31337, Finality::Depth(depth)),
+    )
+}
+
+async fn observations(pool: &PgPool) -> Vec<(String, String, i64)> {
+    sqlx::query_as("SELECT status, tx_hash, block_number FROM chain.observations ORDER BY created_at")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+async fn outbox_types(pool: &PgPool) -> Vec<String> {
+    sqlx::query_scalar("SELECT event_type FROM platform.outbox ORDER BY seq")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn a_deposit_is_seen_at_once_and_final_exactly_at_the_policy_depth(pool: PgPool) {
+    let chain = chain().await;
+    let treasury = recipient(42);
+    let mut conn = pool.acquire().await.unwrap();
+    watcher::watch_address(&mut conn, 31337, treasury, "treasury")
+        .await
+        .unwrap();
+    drop(conn);
+    let w = watcher(&chain, &pool, 3).await;
+    w.tick().await.unwrap(); // starts following at the current head
+
+    let usdc = TestStablecoin::new(chain.deployment.usdc, &chain.provider);
+    // Mints are Transfer events from the zero address: a deposit into the watched treasury,
+    // and one into an unwatched address that must be ignored.
+    let _pending = usdc.mint(treasury, U256::from(1_234u64)).send().await.unwrap();
+    let _other = usdc.mint(recipient(43), U256::from(1u64)).send().await.unwrap();
+    chain.mine().await;
+    w.tick().await.unwrap();
+    let seen = observations(&pool).await;
+    assert_eq!(seen.len(), 1, "only the watched address's transfer");
+    assert_eq!(seen[0].0, "seen");
+
+    chain.mine().await;
+    w.tick().await.unwrap();
+    assert_eq!(
+        observations(&pool).await[0].0,
+        "seen",
+        "two confirmations are not final at depth 3"
+    );
+    chain.mine().await;
+    w.tick().await.unwrap();
+    assert_eq!(observations(&pool).await[0].0, "final", "three confirmations are");
+    assert_eq!(
+        outbox_types(&pool).await,
+        ["chain.observation.seen", "chain.observation.finalized"]
+    );
+    w.tick().await.unwrap();
+    assert_eq!(outbox_types(&pool).await.len(), 2, "nothing is announced twice");
+}
+
+/// A transfer sent by the submitter is mined, seen, then its block is orphaned by a reorg of
+/// `depth` blocks. It must never be reported final while orphaned, and must end as exactly one
+/// canonical, final transfer.
+async fn reorg_ends_with_one_canonical_transfer(pool: PgPool, depth: u64) {
+    let chain = chain().await;
+    let to = recipient(100 + depth);
+    let mut conn = pool.acquire().await.unwrap();
+    watcher::watch_address(&mut conn, 31337, to, "beneficiary")
+        .await
+        .unwrap();
+    drop(conn);
+    let w = watcher(&chain, &pool, 5).await;
+    let s = chain.submitter(&pool, |_| {}).await;
+    w.tick().await.unwrap();
+
+    let snapshot = chain.provider.anvil_snapshot().await.unwrap();
+    let intent = enqueue(&pool, &chain, s.sender(), to, 777).await;
+    s.tick().await.unwrap();
+    for _ in 0..depth {
+        chain.mine().await;
+    }
+    s.tick().await.unwrap();
+    w.tick().await.unwrap();
+    assert_eq!(observations(&pool).await.len(), 1);
+    let status: String = sqlx::query_scalar("SELECT status FROM chain.intents WHERE id = $1")
+        .bind(intent)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "mined");
+
+    // The reorg: the blocks holding the transfer disappear; a longer chain without them wins.
+    assert!(chain.provider.anvil_revert(snapshot).await.unwrap());
+    for _ in 0..=depth {
+        chain.mine().await;
+    }
+    let report = w.tick().await.unwrap();
+    assert_eq!(report.orphaned_blocks, depth, "exactly the reorged blocks are orphaned");
+    assert_eq!(observations(&pool).await[0].0, "orphaned");
+    assert!(
+        outbox_types(&pool)
+            .await
+            .contains(&"chain.observation.reorged".to_owned())
+    );
+
+    for _ in 0..20 {
+        s.tick().await.unwrap();
+        chain.mine().await;
+        w.tick().await.unwrap();
+        let final_count: i64 = sqlx::query_scalar("SELECT count(*) FROM chain.observations WHERE status = 'final'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        if final_count > 0 {
+            break;
+        }
+    }
+    let obs = observations(&pool).await;
+    let finals: Vec<_> = obs.iter().filter(|o| o.0 == "final").collect();
+    assert_eq!(finals.len(), 1, "one canonical final transfer: {obs:?}");
+    assert_eq!(obs.iter().filter(|o| o.0 == "orphaned").count(), 1);
+    let never_final_while_orphaned: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM chain.observations WHERE status = 'orphaned' AND finalized_at IS NOT NULL",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(never_final_while_orphaned, 0);
+    assert_eq!(
+        chain.balance(to).await,
+        U256::from(777u64),
+        "paid exactly once on the canonical chain"
+    );
+    let head = chain.provider.get_block_number().await.unwrap() as i64;
+    assert!(head - finals[0].2 + 1 >= 5, "final only at the policy depth");
+}
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn a_reorg_of_depth_one_ends_with_one_canonical_transfer(pool: PgPool) {
+    reorg_ends_with_one_canonical_transfer(pool, 1).await;
+}
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn a_reorg_of_depth_three_ends_with_one_canonical_transfer(pool: PgPool) {
+    reorg_ends_with_one_canonical_transfer(pool, 3).await;
+}
