@@ -278,3 +278,56 @@ async fn a_reverted_transfer_is_failed_with_its_reason_and_not_retried(pool: PgP
         .unwrap();
     assert_eq!(signed, 1, "never retried automatically");
 }
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn while_the_node_is_down_intents_wait_and_then_drain_without_duplicates(pool: PgPool) {
+    use alloy::providers::ProviderBuilder;
+    use corridor_chain::{
+        signer::LocalKeySigner,
+        submitter::{Submitter, SubmitterConfig},
+    };
+    let chain = chain().await;
+    let proxy = common::FlakyProxy::start(chain.anvil.endpoint_url()).await;
+    let via_proxy = ProviderBuilder::new().connect_http(proxy.url.clone()).erased();
+    let signer = std::sync::Arc::new(LocalKeySigner::new(chain.keys.submitter.clone()));
+    let s = Submitter::new(pool.clone(), via_proxy, signer, SubmitterConfig::new(31337))
+        .await
+        .unwrap();
+    for i in 0..5 {
+        enqueue(&pool, &chain, s.sender(), recipient(200 + i), 10).await;
+    }
+
+    proxy.set_down(true);
+    for _ in 0..3 {
+        assert!(s.tick().await.is_err(), "the round fails fast while the node is down");
+    }
+    assert_eq!(
+        statuses(&pool).await,
+        [("queued".to_owned(), 5)],
+        "nothing signed or lost meanwhile"
+    );
+    let config = corridor_chain::ChainConfig {
+        chain_id: 31337,
+        rpc_url: proxy.url.clone(),
+        finality: corridor_chain::Finality::Depth(1),
+    };
+    assert!(
+        corridor_chain::check_chain_id(&config).await.is_err(),
+        "readiness reports the chain down"
+    );
+
+    proxy.set_down(false);
+    assert!(corridor_chain::check_chain_id(&config).await.is_ok());
+    s.tick().await.unwrap();
+    chain.mine().await;
+    s.tick().await.unwrap();
+    assert_eq!(statuses(&pool).await, [("mined".to_owned(), 5)]);
+    let signed: i64 = sqlx::query_scalar("SELECT count(*) FROM chain.transactions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(signed, 5, "one transaction per intent");
+    for i in 0..5 {
+        assert_eq!(chain.balance(recipient(200 + i)).await, U256::from(10u64));
+    }
+}

@@ -19,7 +19,7 @@ use std::{path::Path, sync::Arc};
 use uuid::Uuid;
 
 pub struct Chain {
-    pub _anvil: alloy::node_bindings::AnvilInstance,
+    pub anvil: alloy::node_bindings::AnvilInstance,
     pub provider: DynProvider,
     pub keys: DevKeys,
     pub deployment: LocalDeployment,
@@ -50,7 +50,7 @@ pub async fn chain() -> Chain {
         .unwrap();
     provider.anvil_set_auto_mine(false).await.unwrap();
     Chain {
-        _anvil: anvil,
+        anvil,
         provider,
         keys,
         deployment,
@@ -121,4 +121,46 @@ pub async fn expire_lease(pool: &PgPool) {
         .execute(pool)
         .await
         .unwrap();
+}
+
+/// A TCP proxy in front of anvil that can go down, standing in for an RPC node that is
+/// unreachable for a while (anvil itself keeps its state). Going down also cuts open
+/// connections, so kept-alive HTTP connections fail like they would against a dead node.
+pub struct FlakyProxy {
+    pub url: reqwest::Url,
+    down: tokio::sync::watch::Sender<bool>,
+}
+
+impl FlakyProxy {
+    pub async fn start(upstream: reqwest::Url) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url: reqwest::Url = format!("http://{}", listener.local_addr().unwrap()).parse().unwrap();
+        let target = format!("{}:{}", upstream.host_str().unwrap(), upstream.port().unwrap());
+        let (down, watch) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if *watch.borrow() {
+                    continue; // dropped: connection refused in effect
+                }
+                let (target, mut watch) = (target.clone(), watch.clone());
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = watch.wait_for(|down| *down) => {}
+                    }
+                });
+            }
+        });
+        Self { url, down }
+    }
+
+    pub fn set_down(&self, down: bool) {
+        self.down.send_replace(down);
+    }
 }
