@@ -105,7 +105,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     corridor_platform::telemetry::init(config.log_json);
     match cli.command {
         Command::Serve { services } => {
-            let services = server::select(services.as_deref())?;
+            let chain = crate::chain_service::ChainRuntime::from_env(!config.is_dev())?;
+            let services = server::select(services.as_deref(), chain)?;
             let state = state(config).await?;
             server::serve(state, services, CancellationToken::new()).await
         }

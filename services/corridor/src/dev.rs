@@ -166,11 +166,12 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         finality: corridor_chain::Finality::Depth(2),
     };
     let mut builder = AppState::builder(pool, config.clone(), registry);
-    for check in server::readiness_checks(Some(chain)) {
+    for check in server::readiness_checks(Some(chain.clone())) {
         builder = builder.readiness_check(check);
     }
     let state = builder.build();
     admin::migrate(&state).await?;
+    watch_local_contracts(&state, &deployment).await?;
     let seeded = seed(&state).await?;
 
     let base = format!("http://{}", config.listen_addr);
@@ -193,9 +194,33 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!("Serving; press Ctrl-C to stop everything.");
-    let services = server::select(None)?;
+    let runtime = crate::chain_service::ChainRuntime {
+        chain,
+        signer: Some(std::sync::Arc::new(corridor_chain::signer::LocalKeySigner::new(
+            keys.submitter.clone(),
+        ))),
+    };
+    let services = server::select(None, Some(runtime))?;
     server::serve(state, services, CancellationToken::new()).await?;
     drop(anvil);
+    Ok(())
+}
+
+/// The watcher follows the local tokens, InvoicePayments and the PayoutRouter, and records
+/// token transfers into or out of the treasury and the router.
+async fn watch_local_contracts(state: &AppState, d: &local::LocalDeployment) -> anyhow::Result<()> {
+    use corridor_chain::watcher::{watch_address, watch_contract};
+    let mut conn = state.pool().acquire().await?;
+    for (address, kind) in [
+        (d.usdc, "erc20"),
+        (d.eurc, "erc20"),
+        (d.invoice_payments, "invoice_payments"),
+        (d.payout_router, "payout_router"),
+    ] {
+        watch_contract(&mut conn, d.chain_id, address, kind).await?;
+    }
+    watch_address(&mut conn, d.chain_id, d.treasury, "treasury").await?;
+    watch_address(&mut conn, d.chain_id, d.payout_router, "payout_float").await?;
     Ok(())
 }
 

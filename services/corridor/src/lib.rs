@@ -2,6 +2,7 @@
 //! development stack. Services are wired here and nowhere else.
 
 pub mod admin;
+pub mod chain_service;
 pub mod cli;
 pub mod dev;
 pub mod server;

@@ -8,20 +8,26 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use utoipa_axum::router::OpenApiRouter;
 
-/// Every service the binary knows, in start order.
-pub fn all_services() -> Vec<Service> {
-    vec![
+/// Every service the binary knows, in start order. The chain service exists only when a chain
+/// is configured.
+pub fn all_services(chain: Option<crate::chain_service::ChainRuntime>) -> Vec<Service> {
+    let mut services = vec![
         corridor_webhooks::service(),
         corridor_invoicing::service(),
         corridor_compliance::service(),
         corridor_reconciliation::service(),
         corridor_yield_distribution::service(),
-    ]
+    ];
+    services.extend(chain.map(crate::chain_service::service));
+    services
 }
 
 /// Picks services by name; an unknown name is an error listing the known ones.
-pub fn select(names: Option<&[String]>) -> anyhow::Result<Vec<Service>> {
-    let all = all_services();
+pub fn select(
+    names: Option<&[String]>,
+    chain: Option<crate::chain_service::ChainRuntime>,
+) -> anyhow::Result<Vec<Service>> {
+    let all = all_services(chain);
     let Some(names) = names else { return Ok(all) };
     let known: Vec<&str> = all.iter().map(|s| s.name).collect();
     for n in names {
@@ -111,10 +117,10 @@ mod tests {
 
     #[test]
     fn selects_services_by_name_and_rejects_unknown_ones() {
-        let picked = select(Some(&["invoicing".to_owned()])).unwrap();
+        let picked = select(Some(&["invoicing".to_owned()]), None).unwrap();
         assert_eq!(picked.iter().map(|s| s.name).collect::<Vec<_>>(), ["invoicing"]);
-        assert_eq!(select(None).unwrap().len(), all_services().len());
-        let err = select(Some(&["payments".to_owned()])).err().unwrap().to_string();
+        assert_eq!(select(None, None).unwrap().len(), all_services(None).len());
+        let err = select(Some(&["payments".to_owned()]), None).err().unwrap().to_string();
         assert!(err.contains("known services"), "{err}");
     }
 }

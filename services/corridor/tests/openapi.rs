@@ -12,7 +12,7 @@ async fn the_committed_openapi_document_is_current() {
         .connect_lazy("postgres://unused@127.0.0.1:1/none")
         .unwrap();
     let state = AppState::new(pool, config, AssetRegistry::builtin());
-    let (_, openapi) = corridor::server::build_app(&state, &corridor::server::all_services());
+    let (_, openapi) = corridor::server::build_app(&state, &corridor::server::all_services(None));
     let generated = openapi.to_pretty_json().unwrap() + "\n";
     assert!(generated.contains("\"openapi\": \"3.1.0\""), "OpenAPI 3.1");
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/api/openapi.json");

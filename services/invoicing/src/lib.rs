@@ -14,7 +14,7 @@ pub fn service() -> Service {
     Service {
         name: NAME,
         routes,
-        spawn_jobs: no_jobs,
+        spawn_jobs: no_jobs(),
     }
 }
 

@@ -17,7 +17,7 @@ pub fn service() -> Service {
     Service {
         name: NAME,
         routes: http::router,
-        spawn_jobs,
+        spawn_jobs: Box::new(spawn_jobs),
     }
 }
 
