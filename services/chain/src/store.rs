@@ -269,26 +269,41 @@ pub async fn mark_broadcast(conn: &mut PgConnection, tx_hash: &str, rebroadcast:
     Ok(())
 }
 
+/// Records the receipt. Returns the seconds from intent to inclusion, if this call recorded it.
 pub async fn mark_mined(
     conn: &mut PgConnection,
     intent_id: Uuid,
     tx_hash: &str,
     block: u64,
     failure_reason: Option<&str>,
-) -> Result<(), StoreError> {
+) -> Result<Option<i64>, StoreError> {
     let status = if failure_reason.is_some() { "failed" } else { "mined" };
-    sqlx::query!(
+    let age = sqlx::query_scalar!(
         r#"UPDATE chain.intents SET status = $2, mined_tx_hash = $3, mined_block = $4, failure_reason = $5, updated_at = now()
-            WHERE id = $1 AND status IN ('pending', 'needs_operator')"#,
+            WHERE id = $1 AND status IN ('pending', 'needs_operator')
+           RETURNING extract(epoch FROM now() - created_at)::bigint AS "age!""#,
         intent_id,
         status,
         tx_hash,
         block as i64,
         failure_reason,
     )
-    .execute(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    Ok(())
+    Ok(age)
+}
+
+/// Intents waiting for a nonce, and the sender's next nonce in Postgres.
+pub async fn queue_stats(conn: &mut PgConnection, chain_id: u64, sender: &str) -> Result<(u64, u64), StoreError> {
+    let row = sqlx::query!(
+        r#"SELECT (SELECT count(*) FROM chain.intents WHERE chain_id = $1 AND sender = $2 AND status = 'queued') AS "queued!",
+                  (SELECT next_nonce FROM chain.senders WHERE chain_id = $1 AND address = $2) AS "next_nonce?""#,
+        chain_id as i64,
+        sender,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((row.queued as u64, row.next_nonce.unwrap_or(0) as u64))
 }
 
 pub async fn mark_needs_operator(conn: &mut PgConnection, intent_id: Uuid, reason: &str) -> Result<(), StoreError> {

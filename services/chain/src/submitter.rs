@@ -125,6 +125,9 @@ pub struct TickReport {
 }
 
 pub struct Submitter {
+    /// Cleared when a round fails; the next round re-checks the node's chain id first, so a
+    /// node that comes back serving another chain is never sent our transactions.
+    chain_verified: std::sync::atomic::AtomicBool,
     pool: PgPool,
     provider: DynProvider,
     signer: Arc<dyn TxSigner>,
@@ -162,6 +165,7 @@ impl Submitter {
         let mut conn = pool.acquire().await?;
         store::ensure_sender(&mut conn, config.chain_id, &sender, on_chain).await?;
         Ok(Self {
+            chain_verified: std::sync::atomic::AtomicBool::new(true),
             pool,
             provider,
             signer,
@@ -299,7 +303,9 @@ impl Submitter {
             let mut conn = self.pool.acquire().await?;
             if let Some((hash, block, ok)) = self.find_receipt(&p).await? {
                 let reason = (!ok).then(|| format!("reverted in block {block} (transaction {hash})"));
-                store::mark_mined(&mut conn, p.intent_id, &hash, block, reason.as_deref()).await?;
+                if let Some(age) = store::mark_mined(&mut conn, p.intent_id, &hash, block, reason.as_deref()).await? {
+                    metrics::histogram!("chain_intent_to_inclusion_seconds").record(age as f64);
+                }
                 if ok {
                     report.mined += 1
                 } else {
@@ -383,6 +389,25 @@ impl Submitter {
 
     /// One bounded round: sign what is queued, then look after everything pending.
     pub async fn tick(&self) -> Result<TickReport, SubmitError> {
+        use std::sync::atomic::Ordering;
+        if !self.chain_verified.load(Ordering::SeqCst) {
+            let chain_id = rpc(self.provider.get_chain_id()).await?;
+            if chain_id != self.config.chain_id {
+                return Err(SubmitError::Rpc(format!(
+                    "node now serves chain {chain_id}, configured {}: submission stopped",
+                    self.config.chain_id
+                )));
+            }
+            self.chain_verified.store(true, Ordering::SeqCst);
+        }
+        let result = self.round().await;
+        if result.is_err() {
+            self.chain_verified.store(false, Ordering::SeqCst);
+        }
+        result
+    }
+
+    async fn round(&self) -> Result<TickReport, SubmitError> {
         let mut report = TickReport {
             signed: self.assign_and_sign().await?,
             ..Default::default()
@@ -400,8 +425,20 @@ impl Submitter {
         drop(conn);
         if report.leader {
             self.process_pending(&mut report).await?;
+            self.record_gauges().await?;
         }
         Ok(report)
+    }
+
+    /// Queue depth and nonce lag (nonces assigned in Postgres but not yet mined on chain).
+    async fn record_gauges(&self) -> Result<(), SubmitError> {
+        let mut conn = self.pool.acquire().await?;
+        let (queued, assigned) = store::queue_stats(&mut conn, self.config.chain_id, &self.sender).await?;
+        let on_chain = rpc(self.provider.get_transaction_count(self.signer.address())).await?;
+        let labels = [("sender", self.sender.clone())];
+        metrics::gauge!("chain_queue_depth", &labels).set(queued as f64);
+        metrics::gauge!("chain_nonce_lag", &labels).set(assigned.saturating_sub(on_chain) as f64);
+        Ok(())
     }
 
     pub async fn run(self, shutdown: CancellationToken) {

@@ -396,13 +396,14 @@ impl Watcher {
                  FROM chain.blocks b
                 WHERE i.chain_id = $1 AND i.status = 'mined' AND i.mined_block <= $2
                   AND b.chain_id = i.chain_id AND b.number = i.mined_block AND b.canonical
-               RETURNING i.id, i.purpose, i.mined_tx_hash"#,
+               RETURNING i.id, i.purpose, i.mined_tx_hash, extract(epoch FROM now() - i.created_at)::bigint AS "age!""#,
             self.chain(),
             final_height as i64,
         )
         .fetch_all(&mut *tx)
         .await?;
         for i in &intents {
+            metrics::histogram!("chain_intent_to_finality_seconds").record(i.age as f64);
             let payload = json!({ "intent_id": i.id, "purpose": i.purpose, "tx_hash": i.mined_tx_hash });
             outbox::enqueue(&mut tx, None, "chain.transfer.finalized", &payload).await?;
         }

@@ -331,3 +331,37 @@ async fn while_the_node_is_down_intents_wait_and_then_drain_without_duplicates(p
         assert_eq!(chain.balance(recipient(200 + i)).await, U256::from(10u64));
     }
 }
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn a_node_that_comes_back_serving_another_chain_gets_nothing(pool: PgPool) {
+    use alloy::providers::ProviderBuilder;
+    use corridor_chain::{
+        signer::LocalKeySigner,
+        submitter::{Submitter, SubmitterConfig},
+    };
+    let chain = chain().await;
+    let proxy = common::FlakyProxy::start(chain.anvil.endpoint_url()).await;
+    let via_proxy = ProviderBuilder::new().connect_http(proxy.url.clone()).erased();
+    let signer = std::sync::Arc::new(LocalKeySigner::new(chain.keys.submitter.clone()));
+    let s = Submitter::new(pool.clone(), via_proxy, signer, SubmitterConfig::new(31337))
+        .await
+        .unwrap();
+    enqueue(&pool, &chain, s.sender(), recipient(300), 10).await;
+
+    proxy.set_down(true);
+    assert!(s.tick().await.is_err());
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let other = alloy::node_bindings::Anvil::at(corridor_chain::local::anvil_path(&root))
+        .chain_id(1337)
+        .try_spawn()
+        .unwrap();
+    proxy.set_upstream(&other.endpoint_url());
+    proxy.set_down(false);
+    let err = s.tick().await.unwrap_err().to_string();
+    assert!(err.contains("1337"), "{err}");
+    assert_eq!(
+        statuses(&pool).await,
+        [("queued".to_owned(), 1)],
+        "fail closed: nothing signed for the wrong chain"
+    );
+}

@@ -129,13 +129,19 @@ pub async fn expire_lease(pool: &PgPool) {
 pub struct FlakyProxy {
     pub url: reqwest::Url,
     down: tokio::sync::watch::Sender<bool>,
+    upstream: Arc<std::sync::Mutex<String>>,
 }
 
 impl FlakyProxy {
     pub async fn start(upstream: reqwest::Url) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url: reqwest::Url = format!("http://{}", listener.local_addr().unwrap()).parse().unwrap();
-        let target = format!("{}:{}", upstream.host_str().unwrap(), upstream.port().unwrap());
+        let upstream = Arc::new(std::sync::Mutex::new(format!(
+            "{}:{}",
+            upstream.host_str().unwrap(),
+            upstream.port().unwrap()
+        )));
+        let target = upstream.clone();
         let (down, watch) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             loop {
@@ -145,7 +151,7 @@ impl FlakyProxy {
                 if *watch.borrow() {
                     continue; // dropped: connection refused in effect
                 }
-                let (target, mut watch) = (target.clone(), watch.clone());
+                let (target, mut watch) = (target.lock().unwrap().clone(), watch.clone());
                 tokio::spawn(async move {
                     let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
                         return;
@@ -157,7 +163,12 @@ impl FlakyProxy {
                 });
             }
         });
-        Self { url, down }
+        Self { url, down, upstream }
+    }
+
+    /// Points new connections at another node.
+    pub fn set_upstream(&self, upstream: &reqwest::Url) {
+        *self.upstream.lock().unwrap() = format!("{}:{}", upstream.host_str().unwrap(), upstream.port().unwrap());
     }
 
     pub fn set_down(&self, down: bool) {
