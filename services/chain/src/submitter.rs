@@ -74,6 +74,21 @@ impl From<sqlx::Error> for SubmitError {
     }
 }
 
+/// Crash-test hook: when `CORRIDOR_FAILPOINT` names this point, the process sends itself
+/// SIGKILL right here, so tests can kill it exactly between two steps. Unset, it costs one
+/// environment lookup.
+fn failpoint(name: &str) {
+    if std::env::var("CORRIDOR_FAILPOINT").as_deref() == Ok(name) {
+        tracing::warn!(failpoint = name, "failpoint hit: killing this process");
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &std::process::id().to_string()])
+            .status();
+        loop {
+            std::thread::park();
+        }
+    }
+}
+
 /// What a node said to `eth_sendRawTransaction`, classified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendOutcome {
@@ -269,6 +284,7 @@ impl Submitter {
             return Ok(0);
         }
         tx.commit().await?;
+        failpoint("submitter.after_persist");
         metrics::counter!("chain_transactions_signed_total").increment(queued.len() as u64);
         Ok(queued.len())
     }
@@ -316,6 +332,7 @@ impl Submitter {
             if !p.broadcast {
                 match self.send_raw(&p.raw).await {
                     SendOutcome::Accepted | SendOutcome::AlreadyKnown => {
+                        failpoint("submitter.after_broadcast");
                         store::mark_broadcast(&mut conn, &p.tx_hash, false).await?;
                         report.broadcast += 1;
                     }
@@ -457,6 +474,11 @@ impl Submitter {
                 }
             }
         }
+        self.release().await;
+    }
+
+    /// Gives the sender's lease back (clean shutdown), so another process can take over at once.
+    pub async fn release(&self) {
         if let Ok(mut conn) = self.pool.acquire().await {
             let _ = store::release_lease(&mut conn, self.config.chain_id, &self.sender, self.owner).await;
         }
