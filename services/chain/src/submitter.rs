@@ -308,6 +308,29 @@ impl Submitter {
         Ok(None)
     }
 
+    /// Replays a reverted call on the state before its block to name the error. Best effort:
+    /// the state inside the block may differ, so this only adds detail to the recorded failure.
+    async fn revert_reason(&self, p: &PendingTx, block: u64) -> Option<String> {
+        use alloy::{rpc::types::TransactionRequest, sol_types::SolInterface};
+        let request = TransactionRequest::default()
+            .from(self.signer.address())
+            .to(Address::from_str(&p.to).ok()?)
+            .input(Bytes::copy_from_slice(&p.calldata).into());
+        let call = self.provider.call(request).block(block.saturating_sub(1).into());
+        let err = match tokio::time::timeout(RPC_TIMEOUT, call.into_future()).await {
+            Ok(Err(e)) => e,
+            _ => return None,
+        };
+        let data = err.as_error_resp().and_then(|r| r.as_revert_data())?;
+        if let Ok(e) = crate::bindings::TestStablecoin::TestStablecoinErrors::abi_decode(&data) {
+            return Some(format!("{e:?}"));
+        }
+        if let Ok(e) = crate::bindings::PayoutRouter::PayoutRouterErrors::abi_decode(&data) {
+            return Some(format!("{e:?}"));
+        }
+        Some(format!("revert data {data}"))
+    }
+
     /// Broadcasts, rebroadcasts, bumps and records receipts for pending transactions.
     pub async fn process_pending(&self, report: &mut TickReport) -> Result<(), SubmitError> {
         let pending = {
@@ -318,7 +341,16 @@ impl Submitter {
         for p in pending {
             let mut conn = self.pool.acquire().await?;
             if let Some((hash, block, ok)) = self.find_receipt(&p).await? {
-                let reason = (!ok).then(|| format!("reverted in block {block} (transaction {hash})"));
+                let reason = match ok {
+                    true => None,
+                    false => Some(format!(
+                        "reverted in block {block} (transaction {hash}){}",
+                        self.revert_reason(&p, block)
+                            .await
+                            .map(|r| format!(": {r}"))
+                            .unwrap_or_default()
+                    )),
+                };
                 if let Some(age) = store::mark_mined(&mut conn, p.intent_id, &hash, block, reason.as_deref()).await? {
                     metrics::histogram!("chain_intent_to_inclusion_seconds").record(age as f64);
                 }

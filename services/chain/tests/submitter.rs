@@ -271,7 +271,11 @@ async fn a_reverted_transfer_is_failed_with_its_reason_and_not_retried(pool: PgP
             .await
             .unwrap();
     assert_eq!(status, "failed");
-    assert!(reason.unwrap().contains("reverted"));
+    let reason = reason.unwrap();
+    assert!(
+        reason.contains("reverted") && reason.contains("AccountBlacklisted"),
+        "{reason}"
+    );
     let signed: i64 = sqlx::query_scalar("SELECT count(*) FROM chain.transactions")
         .fetch_one(&pool)
         .await
