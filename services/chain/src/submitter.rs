@@ -32,8 +32,11 @@ pub struct SubmitterConfig {
     pub chain_id: u64,
     /// Intents signed per round.
     pub batch_max: i64,
-    /// Pending transactions examined per round.
+    /// Pending transactions loaded per round.
     pub pending_max: i64,
+    /// Unmined transactions checked per round for being dropped or stuck (lowest nonces
+    /// first: a stuck low nonce holds up everything above it).
+    pub inspect_max: usize,
     pub lease_secs: i64,
     /// A pending transaction older than this is replaced with higher fees.
     pub bump_after_secs: i64,
@@ -48,7 +51,8 @@ impl SubmitterConfig {
         Self {
             chain_id,
             batch_max: 200,
-            pending_max: 1_000,
+            pending_max: 20_000,
+            inspect_max: 64,
             lease_secs: 30,
             bump_after_secs: 30,
             priority_fee_wei: 1_000_000_000,
@@ -337,10 +341,20 @@ impl Submitter {
             let mut conn = self.pool.acquire().await?;
             store::pending(&mut conn, self.config.chain_id, &self.sender, self.config.pending_max).await?
         };
+        if pending.is_empty() {
+            return Ok(());
+        }
+        // Nonces below this are used on chain: only those can have receipts.
+        let chain_nonce = rpc(self.provider.get_transaction_count(self.signer.address())).await?;
         let mut base_fee_floor: Option<u128> = None;
+        let mut inspected = 0usize;
         for p in pending {
             let mut conn = self.pool.acquire().await?;
-            if let Some((hash, block, ok)) = self.find_receipt(&p).await? {
+            if p.nonce < chain_nonce {
+                let Some((hash, block, ok)) = self.find_receipt(&p).await? else {
+                    tracing::warn!(nonce = p.nonce, intent = %p.intent_id, "nonce used on chain but no receipt for our transactions yet");
+                    continue;
+                };
                 let reason = match ok {
                     true => None,
                     false => Some(format!(
@@ -376,6 +390,10 @@ impl Submitter {
                 }
                 continue;
             }
+            if inspected >= self.config.inspect_max {
+                continue;
+            }
+            inspected += 1;
             let h = alloy::primitives::B256::from_str(&p.tx_hash).map_err(|e| SubmitError::Rpc(e.to_string()))?;
             let known = rpc(self.provider.get_transaction_by_hash(h)).await?.is_some();
             let mut must_bump = false;
