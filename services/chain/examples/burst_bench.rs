@@ -6,6 +6,9 @@
 //! Needs Postgres (BENCH_DATABASE_SERVER, default postgres://postgres@127.0.0.1:5432); it creates
 //! and drops its own database. Prints a markdown table.
 
+// Rates and percentages for the report are floats; no money passes through this file.
+#![allow(clippy::float_arithmetic)]
+
 use alloy::{
     consensus::{SignableTransaction, TxEip1559, TxEnvelope},
     eips::{BlockNumberOrTag, eip2718::Encodable2718},
