@@ -213,10 +213,22 @@ pub struct PendingTx {
     pub all_hashes: Vec<String>,
 }
 
+/// Which pending intents to load.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PendingFilter {
+    /// Only nonces below this (used on chain: receipts exist).
+    pub nonce_below: Option<u64>,
+    /// Only nonces at or above this.
+    pub nonce_from: Option<u64>,
+    /// Only intents whose newest transaction was never broadcast.
+    pub unbroadcast_only: bool,
+}
+
 pub async fn pending(
     conn: &mut PgConnection,
     chain_id: u64,
     sender: &str,
+    filter: PendingFilter,
     limit: i64,
 ) -> Result<Vec<PendingTx>, StoreError> {
     let rows = sqlx::query!(
@@ -228,10 +240,16 @@ pub async fn pending(
              FROM chain.intents i
              JOIN LATERAL (SELECT * FROM chain.transactions WHERE intent_id = i.id ORDER BY signed_at DESC, id DESC LIMIT 1) t ON true
             WHERE i.chain_id = $1 AND i.sender = $2 AND i.status IN ('pending', 'needs_operator')
+              AND ($4::bigint IS NULL OR i.nonce < $4)
+              AND ($5::bigint IS NULL OR i.nonce >= $5)
+              AND (NOT $6 OR t.broadcast_at IS NULL)
             ORDER BY i.nonce LIMIT $3"#,
         chain_id as i64,
         sender,
         limit,
+        filter.nonce_below.map(|n| n as i64),
+        filter.nonce_from.map(|n| n as i64),
+        filter.unbroadcast_only,
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -254,6 +272,51 @@ pub async fn pending(
             })
         })
         .collect()
+}
+
+/// Persists many first signatures at once (one round trip for the rows, one for the intents).
+pub async fn insert_signed_batch(conn: &mut PgConnection, txs: &[SignedTx<'_>]) -> Result<(), StoreError> {
+    let ids: Vec<Uuid> = txs.iter().map(|_| Uuid::now_v7()).collect();
+    let intents: Vec<Uuid> = txs.iter().map(|t| t.intent_id).collect();
+    let nonces: Vec<i64> = txs.iter().map(|t| t.nonce as i64).collect();
+    let hashes: Vec<String> = txs.iter().map(|t| t.tx_hash.to_owned()).collect();
+    let raws: Vec<Vec<u8>> = txs.iter().map(|t| t.raw.to_vec()).collect();
+    let max_fees: Vec<Decimal> = txs.iter().map(|t| Decimal::from(t.max_fee_per_gas)).collect();
+    let tips: Vec<Decimal> = txs.iter().map(|t| Decimal::from(t.max_priority_fee_per_gas)).collect();
+    sqlx::query!(
+        r#"INSERT INTO chain.transactions (id, intent_id, nonce, tx_hash, raw, max_fee_per_gas, max_priority_fee_per_gas)
+           SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[], $4::text[], $5::bytea[], $6::numeric[], $7::numeric[])"#,
+        &ids,
+        &intents,
+        &nonces,
+        &hashes,
+        &raws,
+        &max_fees,
+        &tips,
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        r#"UPDATE chain.intents i SET status = 'pending', nonce = u.nonce, updated_at = now()
+             FROM UNNEST($1::uuid[], $2::bigint[]) AS u(id, nonce)
+            WHERE i.id = u.id AND i.status = 'queued'"#,
+        &intents,
+        &nonces,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Marks many transactions as accepted by the node.
+pub async fn mark_broadcast_many(conn: &mut PgConnection, hashes: &[String]) -> Result<(), StoreError> {
+    sqlx::query!(
+        "UPDATE chain.transactions SET broadcast_at = COALESCE(broadcast_at, now()) WHERE tx_hash = ANY($1)",
+        hashes,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 pub async fn mark_broadcast(conn: &mut PgConnection, tx_hash: &str, rebroadcast: bool) -> Result<(), StoreError> {

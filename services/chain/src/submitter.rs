@@ -258,22 +258,24 @@ impl Submitter {
             return Ok(0);
         }
         let fees = self.fees().await?;
+        let mut signed = Vec::with_capacity(queued.len());
         for (i, intent) in queued.iter().enumerate() {
             let nonce = next_nonce + i as u64;
             let (hash, raw) = self.sign(nonce, &intent.to, &intent.calldata, intent.gas_limit, fees)?;
-            store::insert_signed(
-                &mut tx,
-                store::SignedTx {
-                    intent_id: intent.id,
-                    nonce,
-                    tx_hash: &hash,
-                    raw: &raw,
-                    max_fee_per_gas: fees.0,
-                    max_priority_fee_per_gas: fees.1,
-                },
-            )
-            .await?;
+            signed.push((intent.id, nonce, hash, raw));
         }
+        let rows: Vec<store::SignedTx<'_>> = signed
+            .iter()
+            .map(|(intent_id, nonce, hash, raw)| store::SignedTx {
+                intent_id: *intent_id,
+                nonce: *nonce,
+                tx_hash: hash,
+                raw,
+                max_fee_per_gas: fees.0,
+                max_priority_fee_per_gas: fees.1,
+            })
+            .collect();
+        store::insert_signed_batch(&mut tx, &rows).await?;
         let advanced = store::advance_nonce(
             &mut tx,
             self.config.chain_id,
@@ -335,65 +337,114 @@ impl Submitter {
         Some(format!("revert data {data}"))
     }
 
-    /// Broadcasts, rebroadcasts, bumps and records receipts for pending transactions.
+    /// Records receipts for nonces used on chain, broadcasts what was never sent, and checks the
+    /// lowest unmined transactions for being dropped or stuck. Every phase is bounded.
     pub async fn process_pending(&self, report: &mut TickReport) -> Result<(), SubmitError> {
-        let pending = {
-            let mut conn = self.pool.acquire().await?;
-            store::pending(&mut conn, self.config.chain_id, &self.sender, self.config.pending_max).await?
-        };
-        if pending.is_empty() {
-            return Ok(());
-        }
+        use futures::StreamExt;
+        const IN_FLIGHT_MAX: usize = 16;
+        let chain_id = self.config.chain_id;
         // Nonces below this are used on chain: only those can have receipts.
         let chain_nonce = rpc(self.provider.get_transaction_count(self.signer.address())).await?;
+        let mut conn = self.pool.acquire().await?;
+
+        let used = store::pending(
+            &mut conn,
+            chain_id,
+            &self.sender,
+            store::PendingFilter {
+                nonce_below: Some(chain_nonce),
+                ..Default::default()
+            },
+            self.config.pending_max,
+        )
+        .await?;
+        let receipts: Vec<_> = futures::stream::iter(used)
+            .map(|p| async move {
+                let found = self.find_receipt(&p).await;
+                (p, found)
+            })
+            .buffered(IN_FLIGHT_MAX)
+            .collect()
+            .await;
+        for (p, found) in receipts {
+            let Some((hash, block, ok)) = found? else {
+                tracing::warn!(nonce = p.nonce, intent = %p.intent_id, "nonce used on chain but no receipt for our transactions yet");
+                continue;
+            };
+            let reason = match ok {
+                true => None,
+                false => Some(format!(
+                    "reverted in block {block} (transaction {hash}){}",
+                    self.revert_reason(&p, block)
+                        .await
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                )),
+            };
+            if let Some(age) = store::mark_mined(&mut conn, p.intent_id, &hash, block, reason.as_deref()).await? {
+                metrics::histogram!("chain_intent_to_inclusion_seconds").record(age as f64);
+            }
+            if ok { report.mined += 1 } else { report.failed += 1 }
+        }
+
+        let fresh = store::pending(
+            &mut conn,
+            chain_id,
+            &self.sender,
+            store::PendingFilter {
+                nonce_from: Some(chain_nonce),
+                unbroadcast_only: true,
+                ..Default::default()
+            },
+            self.config.pending_max,
+        )
+        .await?;
+        // Sent concurrently, answers taken in nonce order.
+        let sent: Vec<_> = futures::stream::iter(fresh)
+            .map(|p| async move {
+                let outcome = self.send_raw(&p.raw).await;
+                (p, outcome)
+            })
+            .buffered(IN_FLIGHT_MAX)
+            .collect()
+            .await;
+        let mut accepted = Vec::new();
+        let mut just_sent = std::collections::HashSet::new();
+        for (p, outcome) in &sent {
+            match outcome {
+                SendOutcome::Accepted | SendOutcome::AlreadyKnown => {
+                    accepted.push(p.tx_hash.clone());
+                    just_sent.insert(p.intent_id);
+                }
+                SendOutcome::InsufficientFunds => {
+                    store::mark_needs_operator(&mut conn, p.intent_id, "the sender cannot pay for gas").await?;
+                }
+                // Mined but not yet visible, or a gap below: next round.
+                SendOutcome::NonceTooLow | SendOutcome::Underpriced | SendOutcome::Other(_) => {}
+            }
+        }
+        if !accepted.is_empty() {
+            failpoint("submitter.after_broadcast");
+            store::mark_broadcast_many(&mut conn, &accepted).await?;
+            report.broadcast += accepted.len();
+        }
+
+        let lowest = store::pending(
+            &mut conn,
+            chain_id,
+            &self.sender,
+            store::PendingFilter {
+                nonce_from: Some(chain_nonce),
+                ..Default::default()
+            },
+            self.config.inspect_max as i64,
+        )
+        .await?;
         let mut base_fee_floor: Option<u128> = None;
-        let mut inspected = 0usize;
-        for p in pending {
-            let mut conn = self.pool.acquire().await?;
-            if p.nonce < chain_nonce {
-                let Some((hash, block, ok)) = self.find_receipt(&p).await? else {
-                    tracing::warn!(nonce = p.nonce, intent = %p.intent_id, "nonce used on chain but no receipt for our transactions yet");
-                    continue;
-                };
-                let reason = match ok {
-                    true => None,
-                    false => Some(format!(
-                        "reverted in block {block} (transaction {hash}){}",
-                        self.revert_reason(&p, block)
-                            .await
-                            .map(|r| format!(": {r}"))
-                            .unwrap_or_default()
-                    )),
-                };
-                if let Some(age) = store::mark_mined(&mut conn, p.intent_id, &hash, block, reason.as_deref()).await? {
-                    metrics::histogram!("chain_intent_to_inclusion_seconds").record(age as f64);
-                }
-                if ok {
-                    report.mined += 1
-                } else {
-                    report.failed += 1
-                }
+        for p in lowest {
+            if !p.broadcast || just_sent.contains(&p.intent_id) {
                 continue;
             }
-            if !p.broadcast {
-                match self.send_raw(&p.raw).await {
-                    SendOutcome::Accepted | SendOutcome::AlreadyKnown => {
-                        failpoint("submitter.after_broadcast");
-                        store::mark_broadcast(&mut conn, &p.tx_hash, false).await?;
-                        report.broadcast += 1;
-                    }
-                    SendOutcome::InsufficientFunds => {
-                        store::mark_needs_operator(&mut conn, p.intent_id, "the sender cannot pay for gas").await?;
-                    }
-                    // Mined but the receipt is not visible yet, or a gap below: next round.
-                    SendOutcome::NonceTooLow | SendOutcome::Underpriced | SendOutcome::Other(_) => {}
-                }
-                continue;
-            }
-            if inspected >= self.config.inspect_max {
-                continue;
-            }
-            inspected += 1;
             let h = alloy::primitives::B256::from_str(&p.tx_hash).map_err(|e| SubmitError::Rpc(e.to_string()))?;
             let known = rpc(self.provider.get_transaction_by_hash(h)).await?.is_some();
             let mut must_bump = false;
