@@ -34,6 +34,10 @@ pub struct SubmitterConfig {
     pub batch_max: i64,
     /// Pending transactions loaded per round.
     pub pending_max: i64,
+    /// Broadcast transactions not yet mined, at most: about one block of gas. Nodes under a
+    /// deeper backlog drop transactions or build half-empty blocks (seen with anvil); signed
+    /// transactions above the cap wait in Postgres, already persisted.
+    pub in_flight_max: u64,
     /// Unmined transactions checked per round for being dropped or stuck (lowest nonces
     /// first: a stuck low nonce holds up everything above it).
     pub inspect_max: usize,
@@ -53,6 +57,7 @@ impl SubmitterConfig {
             batch_max: 200,
             pending_max: 20_000,
             inspect_max: 64,
+            in_flight_max: 600,
             lease_secs: 30,
             bump_after_secs: 30,
             priority_fee_wei: 1_000_000_000,
@@ -393,8 +398,8 @@ impl Submitter {
             &self.sender,
             store::PendingFilter {
                 nonce_from: Some(chain_nonce),
+                nonce_below: Some(chain_nonce + self.config.in_flight_max),
                 unbroadcast_only: true,
-                ..Default::default()
             },
             self.config.pending_max,
         )

@@ -285,18 +285,8 @@ async fn a_reverted_transfer_is_failed_with_its_reason_and_not_retried(pool: PgP
 
 #[sqlx::test(migrator = "corridor_store::MIGRATOR")]
 async fn while_the_node_is_down_intents_wait_and_then_drain_without_duplicates(pool: PgPool) {
-    use alloy::providers::ProviderBuilder;
-    use corridor_chain::{
-        signer::LocalKeySigner,
-        submitter::{Submitter, SubmitterConfig},
-    };
     let chain = chain().await;
-    let proxy = common::FlakyProxy::start(chain.anvil.endpoint_url()).await;
-    let via_proxy = ProviderBuilder::new().connect_http(proxy.url.clone()).erased();
-    let signer = std::sync::Arc::new(LocalKeySigner::new(chain.keys.submitter.clone()));
-    let s = Submitter::new(pool.clone(), via_proxy, signer, SubmitterConfig::new(31337))
-        .await
-        .unwrap();
+    let (proxy, s) = chain.submitter_via_proxy(&pool).await;
     for i in 0..5 {
         enqueue(&pool, &chain, s.sender(), recipient(200 + i), 10).await;
     }
@@ -338,18 +328,8 @@ async fn while_the_node_is_down_intents_wait_and_then_drain_without_duplicates(p
 
 #[sqlx::test(migrator = "corridor_store::MIGRATOR")]
 async fn a_node_that_comes_back_serving_another_chain_gets_nothing(pool: PgPool) {
-    use alloy::providers::ProviderBuilder;
-    use corridor_chain::{
-        signer::LocalKeySigner,
-        submitter::{Submitter, SubmitterConfig},
-    };
     let chain = chain().await;
-    let proxy = common::FlakyProxy::start(chain.anvil.endpoint_url()).await;
-    let via_proxy = ProviderBuilder::new().connect_http(proxy.url.clone()).erased();
-    let signer = std::sync::Arc::new(LocalKeySigner::new(chain.keys.submitter.clone()));
-    let s = Submitter::new(pool.clone(), via_proxy, signer, SubmitterConfig::new(31337))
-        .await
-        .unwrap();
+    let (proxy, s) = chain.submitter_via_proxy(&pool).await;
     enqueue(&pool, &chain, s.sender(), recipient(300), 10).await;
 
     proxy.set_down(true);

@@ -67,6 +67,17 @@ impl Chain {
             .unwrap()
     }
 
+    /// A submitter that reaches anvil through a proxy the test can take down.
+    pub async fn submitter_via_proxy(&self, pool: &PgPool) -> (FlakyProxy, Submitter) {
+        let proxy = FlakyProxy::start(self.anvil.endpoint_url()).await;
+        let via_proxy = ProviderBuilder::new().connect_http(proxy.url.clone()).erased();
+        let signer = Arc::new(LocalKeySigner::new(self.keys.submitter.clone()));
+        let submitter = Submitter::new(pool.clone(), via_proxy, signer, SubmitterConfig::new(31337))
+            .await
+            .unwrap();
+        (proxy, submitter)
+    }
+
     pub async fn mine(&self) {
         self.provider.anvil_mine(Some(1), None).await.unwrap();
     }
