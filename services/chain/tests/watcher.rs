@@ -166,3 +166,102 @@ async fn a_reorg_of_depth_one_ends_with_one_canonical_transfer(pool: PgPool) {
 async fn a_reorg_of_depth_three_ends_with_one_canonical_transfer(pool: PgPool) {
     reorg_ends_with_one_canonical_transfer(pool, 3).await;
 }
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn invoice_payments_and_payout_executions_are_observed_with_their_fields(pool: PgPool) {
+    use alloy::{
+        network::EthereumWallet,
+        primitives::{B256, FixedBytes},
+        providers::ProviderBuilder,
+        signers::SignerSync,
+    };
+    use corridor_chain::bindings::{InvoicePayments, PayoutRouter};
+    let chain = chain().await;
+    let mut conn = pool.acquire().await.unwrap();
+    watcher::watch_contract(&mut conn, 31337, chain.deployment.invoice_payments, "invoice_payments")
+        .await
+        .unwrap();
+    watcher::watch_contract(&mut conn, 31337, chain.deployment.payout_router, "payout_router")
+        .await
+        .unwrap();
+    drop(conn);
+    let w = Watcher::new(
+        pool.clone(),
+        chain.provider.clone(),
+        WatcherConfig::new(31337, Finality::Depth(1)),
+    );
+    w.tick().await.unwrap();
+    chain.provider.anvil_set_auto_mine(true).await.unwrap();
+
+    // A buyer pays an invoice reference.
+    let buyer = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(chain.keys.buyer.clone()))
+        .connect_http(chain.anvil.endpoint_url());
+    let reference = B256::repeat_byte(0x77);
+    TestStablecoin::new(chain.deployment.usdc, &buyer)
+        .approve(chain.deployment.invoice_payments, U256::from(5_000_000u64))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    InvoicePayments::new(chain.deployment.invoice_payments, &buyer)
+        .pay(chain.deployment.usdc, U256::from(5_000_000u64), reference)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+
+    // The submitter pays one attested payout through the router.
+    let submitter = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(chain.keys.submitter.clone()))
+        .connect_http(chain.anvil.endpoint_url());
+    let router = PayoutRouter::new(chain.deployment.payout_router, &submitter);
+    let item = PayoutRouter::Item {
+        payoutId: FixedBytes::<16>::repeat_byte(0x11),
+        recipient: recipient(7),
+        amount: U256::from(9u64),
+    };
+    let decision = B256::repeat_byte(0x42);
+    let digest = router
+        .payoutDigest(chain.deployment.usdc, item.clone(), U256::from(u64::MAX), decision)
+        .call()
+        .await
+        .unwrap();
+    let signature = chain.keys.compliance.sign_hash_sync(&digest).unwrap();
+    router
+        .pay(
+            chain.deployment.usdc,
+            item,
+            U256::from(u64::MAX),
+            decision,
+            signature.as_bytes().into(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    chain.provider.anvil_set_auto_mine(false).await.unwrap();
+
+    w.tick().await.unwrap();
+    let rows: Vec<(String, serde_json::Value)> =
+        sqlx::query_as("SELECT kind, fields FROM chain.observations ORDER BY block_number, log_index")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let kinds: Vec<&str> = rows.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["invoice_paid", "payout_executed"]);
+    let paid = &rows[0].1;
+    assert_eq!(paid["reference"], format!("{reference:#x}"));
+    assert_eq!(paid["amount"], "5000000");
+    assert_eq!(paid["payer"], format!("{:#x}", chain.keys.buyer.address()));
+    assert_eq!(paid["token"], format!("{:#x}", chain.deployment.usdc));
+    let executed = &rows[1].1;
+    assert_eq!(executed["payout_id"], format!("0x{}", "11".repeat(16)));
+    assert_eq!(executed["decision_hash"], format!("{decision:#x}"));
+}
