@@ -269,9 +269,10 @@ pub async fn list_deliveries(
     )))
 }
 
-/// Send a delivery again now, restarting its retry schedule.
+/// Send a delivery again now, restarting its retry schedule. 409 if its endpoint is disabled.
 #[utoipa::path(post, path = "/v1/webhook-deliveries/{id}/resend", tag = "webhooks", security(("api_key" = [])),
-    params(("id" = String, Path)), responses((status = 202), (status = 404, body = corridor_platform::error::Problem)))]
+    params(("id" = String, Path)), responses((status = 202), (status = 404, body = corridor_platform::error::Problem),
+              (status = 409, body = corridor_platform::error::Problem)))]
 pub async fn resend_delivery(
     State(state): State<AppState>,
     auth: MerchantAuth,

@@ -118,6 +118,19 @@ pub async fn delete_endpoint(
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound("webhook endpoint"));
     }
+    fail_pending(conn, id, "the endpoint was deleted").await
+}
+
+/// Ends the pending deliveries of an endpoint that will never be called again.
+async fn fail_pending(conn: &mut PgConnection, endpoint: WebhookEndpointId, reason: &str) -> Result<(), StoreError> {
+    sqlx::query!(
+        r#"UPDATE webhooks.deliveries SET status = 'failed', last_error = $2, updated_at = now()
+            WHERE endpoint_id = $1 AND status = 'pending'"#,
+        endpoint.as_uuid(),
+        reason,
+    )
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -205,9 +218,11 @@ pub async fn claim_due(
 ) -> Result<Vec<DueDelivery>, StoreError> {
     let rows = sqlx::query!(
         r#"WITH due AS (
-               SELECT id FROM webhooks.deliveries
-                WHERE status = 'pending' AND next_attempt_at <= now()
-                ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+               SELECT d.id FROM webhooks.deliveries d
+                 JOIN webhooks.endpoints e ON e.id = d.endpoint_id
+                WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+                  AND e.enabled AND e.deleted_at IS NULL
+                ORDER BY d.next_attempt_at LIMIT $1 FOR UPDATE OF d SKIP LOCKED)
            UPDATE webhooks.deliveries d
               SET next_attempt_at = now() + $2::bigint * interval '1 second', updated_at = now()
              FROM due, webhooks.endpoints e, platform.outbox o
@@ -295,6 +310,12 @@ pub async fn record_attempt(
         )
         .execute(&mut *conn)
         .await?;
+        fail_pending(
+            conn,
+            delivery.endpoint_id,
+            "the endpoint answered 410 Gone and was disabled",
+        )
+        .await?;
     }
     Ok(())
 }
@@ -349,9 +370,23 @@ pub async fn list_deliveries(
         .collect())
 }
 
-/// Manual resend: the delivery becomes due now, with its retry schedule restarted.
+/// Manual resend: due now, retry schedule restarted. Refused for a disabled or deleted
+/// endpoint, where it would never be sent.
 pub async fn resend(conn: &mut PgConnection, merchant: MerchantId, id: WebhookDeliveryId) -> Result<(), StoreError> {
-    let done = sqlx::query!(
+    let active = sqlx::query_scalar!(
+        r#"SELECT e.enabled AND e.deleted_at IS NULL AS "active!"
+             FROM webhooks.deliveries d JOIN webhooks.endpoints e ON e.id = d.endpoint_id
+            WHERE d.id = $1 AND d.merchant_id = $2"#,
+        id.as_uuid(),
+        merchant.as_uuid(),
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound("webhook delivery"))?;
+    if !active {
+        return Err(StoreError::Constraint("webhook_endpoint_disabled".into()));
+    }
+    sqlx::query!(
         r#"UPDATE webhooks.deliveries SET status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
             WHERE id = $1 AND merchant_id = $2"#,
         id.as_uuid(),
@@ -359,8 +394,5 @@ pub async fn resend(conn: &mut PgConnection, merchant: MerchantId, id: WebhookDe
     )
     .execute(&mut *conn)
     .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound("webhook delivery"));
-    }
     Ok(())
 }

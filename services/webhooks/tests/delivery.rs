@@ -335,3 +335,69 @@ async fn a_merchant_cannot_see_or_resend_another_merchants_webhooks(pool: PgPool
     let (_, list) = h.call("GET", "/v1/webhook-endpoints", None).await;
     assert!(list["data"][0].get("secret").is_none(), "the secret is not listed");
 }
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn a_deleted_endpoint_gets_nothing_more(pool: PgPool) {
+    let h = harness(pool, true).await;
+    let (receiver, url) = start_receiver(200).await;
+    let (endpoint, _) = h.endpoint(&url, &[]).await;
+    h.credit().await;
+    dispatch::fan_out_once(h.state.pool()).await.unwrap();
+    let (status, _) = h
+        .call("DELETE", &format!("/v1/webhook-endpoints/{endpoint}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(dispatch::dispatch_once(h.state.pool(), &h.config).await.unwrap(), 0);
+    assert!(receiver.seen.lock().unwrap().is_empty());
+    let (status, error): (String, Option<String>) =
+        sqlx::query_as("SELECT status, last_error FROM webhooks.deliveries")
+            .fetch_one(h.state.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        (status.as_str(), error.as_deref()),
+        ("failed", Some("the endpoint was deleted"))
+    );
+}
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn gone_ends_the_endpoints_other_pending_deliveries_and_refuses_resends(pool: PgPool) {
+    let h = harness(pool, true).await;
+    let (receiver, url) = start_receiver(410).await;
+    h.endpoint(&url, &[]).await;
+    h.credit().await;
+    h.credit().await;
+    dispatch::fan_out_once(h.state.pool()).await.unwrap();
+    // Only the first is due; the second waits, as a retry would.
+    sqlx::query(
+        "UPDATE webhooks.deliveries SET next_attempt_at = now() + interval '1 hour'
+          WHERE id = (SELECT id FROM webhooks.deliveries ORDER BY seq DESC LIMIT 1)",
+    )
+    .execute(h.state.pool())
+    .await
+    .unwrap();
+    assert_eq!(dispatch::dispatch_once(h.state.pool(), &h.config).await.unwrap(), 1);
+    let statuses: Vec<String> = sqlx::query_scalar("SELECT status FROM webhooks.deliveries ORDER BY seq")
+        .fetch_all(h.state.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        statuses,
+        ["failed", "failed"],
+        "the waiting delivery ends with the endpoint"
+    );
+    assert_eq!(receiver.seen.lock().unwrap().len(), 1);
+
+    let delivery: uuid::Uuid = sqlx::query_scalar("SELECT id FROM webhooks.deliveries ORDER BY seq LIMIT 1")
+        .fetch_one(h.state.pool())
+        .await
+        .unwrap();
+    let id = corridor_domain::ids::WebhookDeliveryId::from_uuid(delivery);
+    let (status, body) = h
+        .call("POST", &format!("/v1/webhook-deliveries/{id}/resend"), None)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("webhook_endpoint_disabled"))
+    );
+}
