@@ -13,11 +13,17 @@ use corridor_chain::{
 };
 use sqlx::PgPool;
 
-async fn watcher(chain: &Chain, pool: &PgPool, depth: u64) -> Watcher {
+/// A watcher at `depth` confirmations following the test USDC, recording transfers of `addresses`.
+async fn watcher(chain: &Chain, pool: &PgPool, depth: u64, addresses: &[alloy::primitives::Address]) -> Watcher {
     let mut conn = pool.acquire().await.unwrap();
     watcher::watch_contract(&mut conn, 31337, chain.deployment.usdc, "erc20")
         .await
         .unwrap();
+    for address in addresses {
+        watcher::watch_address(&mut conn, 31337, *address, "test")
+            .await
+            .unwrap();
+    }
     Watcher::new(
         pool.clone(),
         chain.provider.clone(),
@@ -43,12 +49,7 @@ async fn outbox_types(pool: &PgPool) -> Vec<String> {
 async fn a_deposit_is_seen_at_once_and_final_exactly_at_the_policy_depth(pool: PgPool) {
     let chain = chain().await;
     let treasury = recipient(42);
-    let mut conn = pool.acquire().await.unwrap();
-    watcher::watch_address(&mut conn, 31337, treasury, "treasury")
-        .await
-        .unwrap();
-    drop(conn);
-    let w = watcher(&chain, &pool, 3).await;
+    let w = watcher(&chain, &pool, 3, &[treasury]).await;
     w.tick().await.unwrap(); // starts following at the current head
 
     let usdc = TestStablecoin::new(chain.deployment.usdc, &chain.provider);
@@ -86,12 +87,7 @@ async fn a_deposit_is_seen_at_once_and_final_exactly_at_the_policy_depth(pool: P
 async fn reorg_ends_with_one_canonical_transfer(pool: PgPool, depth: u64) {
     let chain = chain().await;
     let to = recipient(100 + depth);
-    let mut conn = pool.acquire().await.unwrap();
-    watcher::watch_address(&mut conn, 31337, to, "beneficiary")
-        .await
-        .unwrap();
-    drop(conn);
-    let w = watcher(&chain, &pool, 5).await;
+    let w = watcher(&chain, &pool, 5, &[to]).await;
     let s = chain.submitter(&pool, |_| {}).await;
     w.tick().await.unwrap();
 

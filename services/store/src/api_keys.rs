@@ -52,24 +52,43 @@ pub async fn insert(conn: &mut PgConnection, key: NewApiKey<'_>) -> Result<ApiKe
     })
 }
 
+/// The row as Postgres returns it; converted once into the typed `ApiKeyRow`.
+struct DbApiKey {
+    id: uuid::Uuid,
+    merchant_id: uuid::Uuid,
+    name: String,
+    prefix: String,
+    secret_digest: Vec<u8>,
+    scopes: Vec<String>,
+    created_at: DateTime<Utc>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<DbApiKey> for ApiKeyRow {
+    fn from(r: DbApiKey) -> Self {
+        ApiKeyRow {
+            id: ApiKeyId::from_uuid(r.id),
+            merchant_id: MerchantId::from_uuid(r.merchant_id),
+            name: r.name,
+            prefix: r.prefix,
+            secret_digest: r.secret_digest,
+            scopes: r.scopes,
+            created_at: r.created_at,
+            revoked_at: r.revoked_at,
+        }
+    }
+}
+
 pub async fn find_by_prefix(conn: &mut PgConnection, prefix: &str) -> Result<Option<ApiKeyRow>, StoreError> {
-    let row = sqlx::query!(
+    let row = sqlx::query_as!(
+        DbApiKey,
         r#"SELECT id, merchant_id, name, prefix, secret_digest, scopes, created_at, revoked_at
              FROM platform.api_keys WHERE prefix = $1"#,
         prefix,
     )
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(row.map(|r| ApiKeyRow {
-        id: ApiKeyId::from_uuid(r.id),
-        merchant_id: MerchantId::from_uuid(r.merchant_id),
-        name: r.name,
-        prefix: r.prefix,
-        secret_digest: r.secret_digest,
-        scopes: r.scopes,
-        created_at: r.created_at,
-        revoked_at: r.revoked_at,
-    }))
+    Ok(row.map(ApiKeyRow::from))
 }
 
 /// Lists a merchant's keys, newest first, after an optional cursor id.
@@ -79,7 +98,8 @@ pub async fn list(
     before: Option<ApiKeyId>,
     limit: i64,
 ) -> Result<Vec<ApiKeyRow>, StoreError> {
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        DbApiKey,
         r#"SELECT id, merchant_id, name, prefix, secret_digest, scopes, created_at, revoked_at
              FROM platform.api_keys
             WHERE merchant_id = $1 AND ($2::uuid IS NULL OR id < $2)
@@ -90,19 +110,7 @@ pub async fn list(
     )
     .fetch_all(&mut *conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| ApiKeyRow {
-            id: ApiKeyId::from_uuid(r.id),
-            merchant_id: MerchantId::from_uuid(r.merchant_id),
-            name: r.name,
-            prefix: r.prefix,
-            secret_digest: r.secret_digest,
-            scopes: r.scopes,
-            created_at: r.created_at,
-            revoked_at: r.revoked_at,
-        })
-        .collect())
+    Ok(rows.into_iter().map(ApiKeyRow::from).collect())
 }
 
 /// Revokes a key of this merchant; another merchant's key is "not found".

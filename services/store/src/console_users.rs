@@ -34,38 +34,37 @@ pub async fn insert(
     Ok(())
 }
 
+/// The row as Postgres returns it; converted once into the typed `ConsoleUserRow`.
+struct DbConsoleUser {
+    id: uuid::Uuid,
+    email: String,
+    password_hash: String,
+    role: String,
+    merchant_id: Option<uuid::Uuid>,
+    disabled: bool,
+}
+
+impl From<DbConsoleUser> for ConsoleUserRow {
+    fn from(r: DbConsoleUser) -> Self {
+        ConsoleUserRow {
+            id: ConsoleUserId::from_uuid(r.id),
+            email: r.email,
+            password_hash: r.password_hash,
+            role: r.role,
+            merchant_id: r.merchant_id.map(MerchantId::from_uuid),
+            disabled: r.disabled,
+        }
+    }
+}
+
 pub async fn find_by_email(conn: &mut PgConnection, email: &str) -> Result<Option<ConsoleUserRow>, StoreError> {
-    let row = sqlx::query!(
+    let row = sqlx::query_as!(
+        DbConsoleUser,
         r#"SELECT id, email, password_hash, role, merchant_id, disabled_at IS NOT NULL AS "disabled!"
              FROM platform.console_users WHERE lower(email) = lower($1)"#,
         email,
     )
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(row.map(|r| ConsoleUserRow {
-        id: ConsoleUserId::from_uuid(r.id),
-        email: r.email,
-        password_hash: r.password_hash,
-        role: r.role,
-        merchant_id: r.merchant_id.map(MerchantId::from_uuid),
-        disabled: r.disabled,
-    }))
-}
-
-pub async fn get(conn: &mut PgConnection, id: ConsoleUserId) -> Result<Option<ConsoleUserRow>, StoreError> {
-    let row = sqlx::query!(
-        r#"SELECT id, email, password_hash, role, merchant_id, disabled_at IS NOT NULL AS "disabled!"
-             FROM platform.console_users WHERE id = $1"#,
-        id.as_uuid(),
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(row.map(|r| ConsoleUserRow {
-        id: ConsoleUserId::from_uuid(r.id),
-        email: r.email,
-        password_hash: r.password_hash,
-        role: r.role,
-        merchant_id: r.merchant_id.map(MerchantId::from_uuid),
-        disabled: r.disabled,
-    }))
+    Ok(row.map(ConsoleUserRow::from))
 }
