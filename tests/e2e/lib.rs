@@ -91,17 +91,22 @@ impl DevStack {
     }
 
     /// Sends SIGINT (Ctrl-C) and waits, bounded, for the process to exit.
-    pub fn interrupt(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-INT", &pid]).status();
-        for _ in 0..200 {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
+    pub fn interrupt(self) -> std::process::ExitStatus {
+        let mut child = self.child;
+        let pid = child.id();
+        let _ = Command::new("kill").args(["-INT", &pid.to_string()]).status();
+        // Wait on a thread so the wait itself can be bounded.
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(status) => status.expect("wait for corridor dev"),
+            Err(_) => {
+                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+                panic!("corridor dev did not stop within 10 s of Ctrl-C");
             }
-            std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = self.child.kill();
-        panic!("corridor dev did not stop within 10 s of Ctrl-C");
     }
 }
 

@@ -31,6 +31,9 @@ pub fn select(
     let Some(names) = names else { return Ok(all) };
     let known: Vec<&str> = all.iter().map(|s| s.name).collect();
     for n in names {
+        if n == crate::chain_service::NAME && !known.contains(&n.as_str()) {
+            anyhow::bail!("the chain service needs a chain: set CORRIDOR_CHAIN_RPC_URL and CORRIDOR_CHAIN_ID");
+        }
         if !known.contains(&n.as_str()) {
             anyhow::bail!("unknown service {n:?}; known services: {}", known.join(", "));
         }
@@ -122,5 +125,7 @@ mod tests {
         assert_eq!(select(None, None).unwrap().len(), all_services(None).len());
         let err = select(Some(&["payments".to_owned()]), None).err().unwrap().to_string();
         assert!(err.contains("known services"), "{err}");
+        let err = select(Some(&["chain".to_owned()]), None).err().unwrap().to_string();
+        assert!(err.contains("CORRIDOR_CHAIN_RPC_URL"), "{err}");
     }
 }

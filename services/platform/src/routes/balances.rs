@@ -36,7 +36,7 @@ pub async fn get_balances(State(state): State<AppState>, auth: MerchantAuth) -> 
     let mut by_asset: BTreeMap<String, AssetBalance> = BTreeMap::new();
     for row in rows {
         let asset = row.balance.asset().to_string();
-        let zero = corridor_domain::Money::zero(state.registry().get(&asset)?)
+        let zero = corridor_domain::Money::zero(state.registry().get(&asset).map_err(ApiError::internal)?)
             .amount()
             .to_string();
         let entry = by_asset.entry(asset.clone()).or_insert_with(|| AssetBalance {
