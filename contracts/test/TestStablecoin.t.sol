@@ -90,12 +90,16 @@ contract TestStablecoinTest is TestBase {
 
     function test_transferWithAuthorizationMovesFundsOnce() public {
         Sig memory sig = _authorization(10e6, 0, block.timestamp + 60, bytes32(uint256(1)));
-        token.transferWithAuthorization(payer, merchant, 10e6, 0, block.timestamp + 60, bytes32(uint256(1)), sig.v, sig.r, sig.s);
+        token.transferWithAuthorization(
+            payer, merchant, 10e6, 0, block.timestamp + 60, bytes32(uint256(1)), sig.v, sig.r, sig.s
+        );
         vm.assertEq(token.balanceOf(merchant), 10e6);
         vm.assertEq(token.authorizationState(payer, bytes32(uint256(1))), true);
 
         vm.expectRevert();
-        token.transferWithAuthorization(payer, merchant, 10e6, 0, block.timestamp + 60, bytes32(uint256(1)), sig.v, sig.r, sig.s);
+        token.transferWithAuthorization(
+            payer, merchant, 10e6, 0, block.timestamp + 60, bytes32(uint256(1)), sig.v, sig.r, sig.s
+        );
     }
 
     function test_RevertWhen_authorizationExpired() public {
@@ -108,7 +112,9 @@ contract TestStablecoinTest is TestBase {
     function test_RevertWhen_authorizationAmountTampered() public {
         Sig memory sig = _authorization(1e6, 0, block.timestamp + 60, bytes32(uint256(3)));
         vm.expectRevert();
-        token.transferWithAuthorization(payer, merchant, 2e6, 0, block.timestamp + 60, bytes32(uint256(3)), sig.v, sig.r, sig.s);
+        token.transferWithAuthorization(
+            payer, merchant, 2e6, 0, block.timestamp + 60, bytes32(uint256(3)), sig.v, sig.r, sig.s
+        );
     }
 
     function test_permitSetsAllowance() public {
@@ -131,10 +137,39 @@ contract TestStablecoinTest is TestBase {
 
     function testFuzz_RevertWhen_transferAboveBalance(uint256 amount) public {
         vm.assume(amount > 1_000e6);
-        vm.expectRevert(
-            abi.encodeWithSelector(IERC20Errors.ERC20InsufficientBalance.selector, payer, 1_000e6, amount)
-        );
+        vm.expectRevert(abi.encodeWithSelector(IERC20Errors.ERC20InsufficientBalance.selector, payer, 1_000e6, amount));
         vm.prank(payer);
         token.transfer(merchant, amount);
+    }
+
+    function test_blacklistKeepsBalanceAndFlagSeparate() public {
+        vm.prank(owner);
+        token.blacklist(payer);
+        vm.assertEq(token.balanceOf(payer), 1_000e6);
+        vm.assertTrue(token.isBlacklisted(payer));
+        vm.prank(owner);
+        token.unBlacklist(payer);
+        vm.assertEq(token.balanceOf(payer), 1_000e6);
+        vm.assertTrue(!token.isBlacklisted(payer));
+    }
+
+    function test_transferToSelfKeepsBalance() public {
+        vm.prank(payer);
+        token.transfer(payer, 400e6);
+        vm.assertEq(token.balanceOf(payer), 1_000e6);
+    }
+
+    function test_RevertWhen_mintWouldReachTheFlagBit() public {
+        vm.expectRevert(TestStablecoin.SupplyCapExceeded.selector);
+        vm.prank(owner);
+        token.mint(merchant, (uint256(1) << 255) - 1_000e6);
+    }
+
+    function test_RevertWhen_transferExceedsBalance() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(IERC20Errors.ERC20InsufficientBalance.selector, payer, 1_000e6, 1_000e6 + 1)
+        );
+        vm.prank(payer);
+        token.transfer(merchant, 1_000e6 + 1);
     }
 }

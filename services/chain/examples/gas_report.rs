@@ -14,11 +14,14 @@ use alloy::{
 use corridor_chain::{
     bindings::PayoutRouter,
     local::{self, DevKeys},
+    router::{BatchItem, pack_items},
 };
 use std::path::Path;
 
 const FLOOR_FRESH: u64 = 24_710;
 const FLOOR_EXISTING: u64 = 7_610;
+/// Spreads counter ids over all 16 bytes (an odd 128-bit multiplier is a bijection).
+const PRIME: u128 = 0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -40,31 +43,49 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("| batch size | recipients | gas used | gas per recipient | EVM floor | ratio |");
     println!("|---:|---|---:|---:|---:|---:|");
     let mut next_id: u64 = 1;
+    let mut nonce: u64 = 0;
     for n in [10usize, 100, 500] {
         let recipients: Vec<Address> = (0..n)
-            .map(|i| Address::from_word(B256::from(U256::from(0xABCD_0000u64 + (n as u64) * 1_000 + i as u64))))
+            // Real addresses are 20 random bytes; calldata prices zero bytes lower, so low
+            // addresses would flatter the figure.
+            .map(|i| {
+                Address::from_word(alloy::primitives::keccak256(
+                    ((n as u64) << 32 | i as u64).to_be_bytes(),
+                ))
+            })
             .collect();
         for (kind, floor) in [("fresh", FLOOR_FRESH), ("existing holders", FLOOR_EXISTING)] {
-            let items: Vec<PayoutRouter::Item> = recipients
+            let items: Vec<BatchItem> = recipients
                 .iter()
                 .map(|r| {
                     next_id += 1;
-                    PayoutRouter::Item {
-                        payoutId: FixedBytes::<16>::from(u128::from(next_id).to_be_bytes()),
+                    BatchItem {
+                        // Payout ids are random 16-byte values in production; calldata prices
+                        // zero bytes lower, so a counter would flatter the figure.
+                        payout_id: FixedBytes::<16>::from(u128::from(next_id).wrapping_mul(PRIME).to_be_bytes()),
                         recipient: *r,
                         amount: U256::from(1_000_000u64),
                     }
                 })
                 .collect();
-            let expiry = U256::from(u64::MAX);
-            let decision = B256::repeat_byte(0x42);
+            let packed = pack_items(&items)?;
+            // Nonces in sequence, as the gateway hands them out: most share a bitmap word.
+            nonce += 1;
+            let (expiry, decision) = (U256::from(u64::MAX), B256::repeat_byte(0x42));
             let digest = router
-                .batchDigest(d.usdc, items.clone(), expiry, decision)
+                .batchDigest(d.usdc, packed.clone(), U256::from(nonce), expiry, decision)
                 .call()
                 .await?;
             let signature = keys.compliance.sign_hash_sync(&digest)?;
             let receipt = router
-                .payBatch(d.usdc, items, expiry, decision, signature.as_bytes().into())
+                .payBatch(
+                    d.usdc,
+                    packed,
+                    U256::from(nonce),
+                    expiry,
+                    decision,
+                    signature.as_bytes().into(),
+                )
                 .send()
                 .await?
                 .get_receipt()

@@ -8,6 +8,7 @@
 pub mod bindings;
 pub mod config;
 pub mod local;
+pub mod router;
 pub mod signer;
 pub mod store;
 pub mod submitter;

@@ -7,7 +7,7 @@
 
 use crate::{
     RPC_TIMEOUT,
-    bindings::{InvoicePayments, PayoutRouter, TestStablecoin},
+    bindings::{InvoicePayments, TestStablecoin},
     config::Finality,
     store::hex_lower,
 };
@@ -147,10 +147,10 @@ fn decode(log: &Log, contract_kind: &str, watched: &[String]) -> Option<Decoded>
             })
         }
         "payout_router" => {
-            let ev = log.log_decode::<PayoutRouter::PayoutExecuted>().ok()?.inner.data;
+            let ev = crate::router::decode_executed(log.topics(), &log.data().data)?;
             Some(Decoded {
                 kind: "payout_executed",
-                fields: json!({ "payout_id": hex_lower(ev.payoutId), "decision_hash": hex_lower(ev.decisionHash) }),
+                fields: json!({ "payout_id": hex_lower(ev.payout_id), "decision_hash": hex_lower(ev.decision_hash) }),
             })
         }
         _ => None,

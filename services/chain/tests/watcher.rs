@@ -216,14 +216,16 @@ async fn invoice_payments_and_payout_executions_are_observed_with_their_fields(p
         .wallet(EthereumWallet::from(chain.keys.submitter.clone()))
         .connect_http(chain.anvil.endpoint_url());
     let router = PayoutRouter::new(chain.deployment.payout_router, &submitter);
-    let item = PayoutRouter::Item {
-        payoutId: FixedBytes::<16>::repeat_byte(0x11),
-        recipient: recipient(7),
-        amount: U256::from(9u64),
-    };
+    let (payout_id, to, amount, nonce, expiry) = (
+        FixedBytes::<16>::repeat_byte(0x11),
+        recipient(7),
+        U256::from(9u64),
+        U256::from(1u64),
+        U256::from(u64::MAX),
+    );
     let decision = B256::repeat_byte(0x42);
     let digest = router
-        .payoutDigest(chain.deployment.usdc, item.clone(), U256::from(u64::MAX), decision)
+        .payoutDigest(chain.deployment.usdc, payout_id, to, amount, nonce, expiry, decision)
         .call()
         .await
         .unwrap();
@@ -231,8 +233,11 @@ async fn invoice_payments_and_payout_executions_are_observed_with_their_fields(p
     router
         .pay(
             chain.deployment.usdc,
-            item,
-            U256::from(u64::MAX),
+            payout_id,
+            to,
+            amount,
+            nonce,
+            expiry,
             decision,
             signature.as_bytes().into(),
         )
