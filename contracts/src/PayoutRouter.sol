@@ -80,21 +80,29 @@ contract PayoutRouter is EIP712, Ownable {
         return nonceBitmap[nonce >> 8] & (1 << (nonce & 0xff)) != 0;
     }
 
-    /// @notice Pays one payout.
+    /// @notice Pays one payout. `item` is one packed item, as in payBatch; the attestation is
+    ///         over its fields (`Payout`), so a wallet can show what it signs.
     function pay(
         address token,
-        bytes16 payoutId,
-        address recipient,
-        uint256 amount,
+        bytes calldata item,
         uint256 nonce,
         uint256 expiry,
         bytes32 decisionHash,
         bytes calldata signature
     ) external {
-        bytes32 digest = payoutDigest(token, payoutId, recipient, amount, nonce, expiry, decisionHash);
+        if (item.length != ITEM_BYTES) revert MalformedBatch(item.length);
+        bytes32 digest = payoutDigest(
+            token,
+            bytes16(item[32:48]),
+            address(bytes20(item[0:20])),
+            uint96(bytes12(item[20:32])),
+            nonce,
+            expiry,
+            decisionHash
+        );
         _consume(digest, nonce, expiry, signature);
         _requireContract(token);
-        _transferAndLog(token, recipient, amount, payoutId, decisionHash);
+        _payItems(token, item, decisionHash);
     }
 
     /// @notice Pays a batch of payouts covered by one attestation. `items` holds
@@ -153,7 +161,8 @@ contract PayoutRouter is EIP712, Ownable {
         nonceBitmap[nonce >> 8] = bits | bit;
     }
 
-    /// The batch loop, apart from payBatch so the compiler's stack holds its locals.
+    /// Pays packed items and records each; apart from payBatch so the compiler's stack holds
+    /// its locals.
     function _payItems(address token, bytes calldata items, bytes32 decisionHash) private {
         assembly ("memory-safe") {
             let m := mload(0x40)
@@ -186,35 +195,6 @@ contract PayoutRouter is EIP712, Ownable {
                 mstore(add(m, 0x80), calldataload(add(p, 32)))
                 log0(add(m, 0x60), 48)
             }
-        }
-    }
-
-    /// Transfers one payout and emits its record; the same steps as one turn of payBatch's loop.
-    function _transferAndLog(address token, address recipient, uint256 amount, bytes16 payoutId, bytes32 decisionHash)
-        private
-    {
-        assembly ("memory-safe") {
-            let m := mload(0x40)
-            mstore(m, shl(224, 0xa9059cbb))
-            mstore(add(m, 0x04), recipient)
-            mstore(add(m, 0x24), amount)
-            let ok := call(gas(), token, 0, m, 0x44, 0x00, 0x20)
-            if iszero(and(or(eq(mload(0x00), 1), iszero(returndatasize())), ok)) {
-                if iszero(ok) {
-                    if returndatasize() {
-                        returndatacopy(m, 0, returndatasize())
-                        revert(m, returndatasize())
-                    }
-                }
-                mstore(m, shl(224, 0xbf182be8)) // TransferFailed(address,address,uint256)
-                mstore(add(m, 0x04), token)
-                mstore(add(m, 0x24), recipient)
-                mstore(add(m, 0x44), amount)
-                revert(m, 0x64)
-            }
-            mstore(add(m, 0x60), decisionHash)
-            mstore(add(m, 0x80), payoutId)
-            log0(add(m, 0x60), 48)
         }
     }
 

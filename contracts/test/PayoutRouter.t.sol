@@ -76,8 +76,12 @@ contract PayoutRouterTest is TestBase {
         return abi.encodePacked(r, s, v);
     }
 
+    function _packOne(Item memory item) internal pure returns (bytes memory) {
+        return abi.encodePacked(item.recipient, item.amount, item.payoutId);
+    }
+
     function _pay(Item memory item, uint256 nonce, uint256 expiry, bytes memory sig) internal {
-        router.pay(address(token), item.payoutId, item.recipient, item.amount, nonce, expiry, decision, sig);
+        router.pay(address(token), _packOne(item), nonce, expiry, decision, sig);
     }
 
     function test_batchDigestFollowsEip712() public view {
@@ -271,9 +275,7 @@ contract PayoutRouterTest is TestBase {
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(complianceKey, digest);
         vm.expectRevert(abi.encodeWithSelector(PayoutRouter.NotAContract.selector, eoa));
         vm.prank(submitter);
-        router.pay(
-            eoa, item.payoutId, item.recipient, item.amount, 1, block.timestamp + 1, decision, abi.encodePacked(r, s, v)
-        );
+        router.pay(eoa, _packOne(item), 1, block.timestamp + 1, decision, abi.encodePacked(r, s, v));
     }
 
     function test_tokenReturningNothingIsAccepted() public {
@@ -284,17 +286,14 @@ contract PayoutRouterTest is TestBase {
         );
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(complianceKey, digest);
         vm.prank(submitter);
-        router.pay(
-            address(silent),
-            item.payoutId,
-            item.recipient,
-            item.amount,
-            1,
-            block.timestamp + 1,
-            decision,
-            abi.encodePacked(r, s, v)
-        );
+        router.pay(address(silent), _packOne(item), 1, block.timestamp + 1, decision, abi.encodePacked(r, s, v));
         vm.assertEq(silent.balanceOf(item.recipient), 1e6);
+    }
+
+    function test_RevertWhen_singleItemIsNotOneItem() public {
+        vm.expectRevert(abi.encodeWithSelector(PayoutRouter.MalformedBatch.selector, 96));
+        vm.prank(submitter);
+        router.pay(address(token), new bytes(96), 1, block.timestamp + 1, decision, "");
     }
 
     function test_RevertWhen_nonOwnerChangesSigner() public {

@@ -3,12 +3,8 @@
 
 mod common;
 
-use alloy::providers::Provider;
 use common::{chain, enqueue, recipient, statuses};
-use corridor_chain::{
-    config::Finality,
-    watcher::{self, Watcher, WatcherConfig},
-};
+use corridor_chain::watcher;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use sqlx::PgPool;
 use std::collections::HashMap;
@@ -68,11 +64,7 @@ async fn queue_depth_nonce_lag_rebroadcasts_inclusion_and_finality_are_recorded(
         .await
         .unwrap();
     drop(conn);
-    let w = Watcher::new(
-        pool.clone(),
-        chain.provider.clone(),
-        WatcherConfig::new(31337, Finality::Depth(1)),
-    );
+    let w = chain.watcher(&pool, 1);
     w.tick().await.unwrap();
 
     let mut seen = Seen::default();
@@ -84,16 +76,7 @@ async fn queue_depth_nonce_lag_rebroadcasts_inclusion_and_finality_are_recorded(
     assert_eq!(now.gauge("chain_nonce_lag"), 2.0, "two nonces assigned, none mined");
     assert_eq!(now.gauge("chain_queue_depth"), 0.0, "both signed");
 
-    let hash: String = sqlx::query_scalar("SELECT tx_hash FROM chain.transactions WHERE intent_id = $1")
-        .bind(first)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    let _: serde_json::Value = chain
-        .provider
-        .raw_request("anvil_dropTransaction".into(), (hash,))
-        .await
-        .unwrap();
+    chain.drop_sent(&pool, first).await;
     s.tick().await.unwrap();
     assert!(seen.checkpoint(&snapshotter).counter("chain_rebroadcasts_total") >= 1);
 

@@ -145,16 +145,7 @@ async fn a_dropped_transaction_is_rebroadcast_with_the_same_bytes_and_fills_the_
     enqueue(&pool, &chain, s.sender(), recipient(4), 2).await;
     let report = s.tick().await.unwrap();
     assert_eq!((report.signed, report.broadcast), (2, 2));
-    let hash: String = sqlx::query_scalar("SELECT tx_hash FROM chain.transactions WHERE intent_id = $1")
-        .bind(first)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    let _: serde_json::Value = chain
-        .provider
-        .raw_request("anvil_dropTransaction".into(), (hash.clone(),))
-        .await
-        .unwrap();
+    let hash = chain.drop_sent(&pool, first).await;
     chain.mine().await; // the second cannot be mined: there is a gap below its nonce
     assert_eq!(chain.balance(recipient(4)).await, U256::ZERO);
 

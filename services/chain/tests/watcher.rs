@@ -7,9 +7,8 @@ use alloy::primitives::U256;
 use alloy::providers::{Provider, ext::AnvilApi};
 use common::{Chain, chain, enqueue, recipient};
 use corridor_chain::{
-    Finality,
     bindings::TestStablecoin,
-    watcher::{self, Watcher, WatcherConfig},
+    watcher::{self, Watcher},
 };
 use sqlx::PgPool;
 
@@ -24,11 +23,7 @@ async fn watcher(chain: &Chain, pool: &PgPool, depth: u64, addresses: &[alloy::p
             .await
             .unwrap();
     }
-    Watcher::new(
-        pool.clone(),
-        chain.provider.clone(),
-        WatcherConfig::new(31337, Finality::Depth(depth)),
-    )
+    chain.watcher(pool, depth)
 }
 
 async fn observations(pool: &PgPool) -> Vec<(String, String, i64)> {
@@ -171,7 +166,10 @@ async fn invoice_payments_and_payout_executions_are_observed_with_their_fields(p
         providers::ProviderBuilder,
         signers::SignerSync,
     };
-    use corridor_chain::bindings::{InvoicePayments, PayoutRouter};
+    use corridor_chain::{
+        bindings::{InvoicePayments, PayoutRouter},
+        router::{BatchItem, pack_items},
+    };
     let chain = chain().await;
     let mut conn = pool.acquire().await.unwrap();
     watcher::watch_contract(&mut conn, 31337, chain.deployment.invoice_payments, "invoice_payments")
@@ -181,11 +179,7 @@ async fn invoice_payments_and_payout_executions_are_observed_with_their_fields(p
         .await
         .unwrap();
     drop(conn);
-    let w = Watcher::new(
-        pool.clone(),
-        chain.provider.clone(),
-        WatcherConfig::new(31337, Finality::Depth(1)),
-    );
+    let w = chain.watcher(&pool, 1);
     w.tick().await.unwrap();
     chain.provider.anvil_set_auto_mine(true).await.unwrap();
 
@@ -216,26 +210,31 @@ async fn invoice_payments_and_payout_executions_are_observed_with_their_fields(p
         .wallet(EthereumWallet::from(chain.keys.submitter.clone()))
         .connect_http(chain.anvil.endpoint_url());
     let router = PayoutRouter::new(chain.deployment.payout_router, &submitter);
-    let (payout_id, to, amount, nonce, expiry) = (
-        FixedBytes::<16>::repeat_byte(0x11),
-        recipient(7),
-        U256::from(9u64),
-        U256::from(1u64),
-        U256::from(u64::MAX),
-    );
-    let decision = B256::repeat_byte(0x42);
+    let item = BatchItem {
+        payout_id: FixedBytes::<16>::repeat_byte(0x11),
+        recipient: recipient(7),
+        amount: U256::from(9u64),
+    };
+    let (nonce, expiry, decision) = (U256::from(1u64), U256::from(u64::MAX), B256::repeat_byte(0x42));
     let digest = router
-        .payoutDigest(chain.deployment.usdc, payout_id, to, amount, nonce, expiry, decision)
+        .payoutDigest(
+            chain.deployment.usdc,
+            item.payout_id,
+            item.recipient,
+            item.amount,
+            nonce,
+            expiry,
+            decision,
+        )
         .call()
         .await
         .unwrap();
     let signature = chain.keys.compliance.sign_hash_sync(&digest).unwrap();
+    let packed = pack_items(std::slice::from_ref(&item)).unwrap();
     router
         .pay(
             chain.deployment.usdc,
-            payout_id,
-            to,
-            amount,
+            packed,
             nonce,
             expiry,
             decision,

@@ -78,6 +78,31 @@ impl Chain {
         (proxy, submitter)
     }
 
+    /// A watcher of this chain with the given confirmation depth.
+    pub fn watcher(&self, pool: &PgPool, depth: u64) -> corridor_chain::watcher::Watcher {
+        use corridor_chain::{config::Finality, watcher::WatcherConfig};
+        corridor_chain::watcher::Watcher::new(
+            pool.clone(),
+            self.provider.clone(),
+            WatcherConfig::new(31337, Finality::Depth(depth)),
+        )
+    }
+
+    /// Drops the transaction an intent was sent in from anvil's pool; returns its hash.
+    pub async fn drop_sent(&self, pool: &PgPool, intent: Uuid) -> String {
+        let hash: String = sqlx::query_scalar("SELECT tx_hash FROM chain.transactions WHERE intent_id = $1")
+            .bind(intent)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        let _: serde_json::Value = self
+            .provider
+            .raw_request("anvil_dropTransaction".into(), (hash.clone(),))
+            .await
+            .unwrap();
+        hash
+    }
+
     pub async fn mine(&self) {
         self.provider.anvil_mine(Some(1), None).await.unwrap();
     }
