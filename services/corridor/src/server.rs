@@ -13,6 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 pub fn all_services(chain: Option<crate::chain_service::ChainRuntime>) -> Vec<Service> {
     let mut services = vec![
         corridor_webhooks::service(),
+        corridor_payouts::service(),
         corridor_invoicing::service(),
         corridor_compliance::service(),
         corridor_reconciliation::service(),

@@ -99,6 +99,7 @@ prefixed_id!(WebhookEndpointId, "we");
 prefixed_id!(WebhookDeliveryId, "wd");
 prefixed_id!(PayoutId, "po");
 prefixed_id!(InvoiceId, "inv");
+prefixed_id!(BeneficiaryId, "ben");
 
 #[cfg(test)]
 mod tests {

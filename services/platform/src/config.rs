@@ -42,6 +42,18 @@ pub struct Config {
     pub webhooks_allow_private_destinations: bool,
     /// Log as JSON lines (production) or human-readable text.
     pub log_json: bool,
+    pub payouts: PayoutPolicy,
+}
+
+/// Payout settings every instance must agree on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayoutPolicy {
+    /// A new or changed beneficiary address can be paid only after this long.
+    pub cooling_off: Duration,
+    /// Platform fee on a payout: basis points of the amount (rounded down to the asset's scale)
+    /// plus a fixed amount in the payout's asset.
+    pub fee_bps: u32,
+    pub fee_fixed: rust_decimal::Decimal,
 }
 
 /// Every environment variable the binary reads. deploy/ manifests are checked against this list.
@@ -61,6 +73,9 @@ pub const ENV_KEYS: &[&str] = &[
     "CORRIDOR_IDEMPOTENCY_LEASE_SECS",
     "CORRIDOR_WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS",
     "CORRIDOR_LOG_JSON",
+    "CORRIDOR_PAYOUT_COOLING_OFF_SECS",
+    "CORRIDOR_PAYOUT_FEE_BPS",
+    "CORRIDOR_PAYOUT_FEE_FIXED",
 ];
 
 pub const DEV_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/corridor";
@@ -146,6 +161,24 @@ impl Config {
             "CORRIDOR_LOG_JSON",
             if profile == Profile::Prod { "true" } else { "false" },
         )?;
+        let payouts = PayoutPolicy {
+            cooling_off: Duration::from_secs(parse(
+                &get,
+                "CORRIDOR_PAYOUT_COOLING_OFF_SECS",
+                if profile == Profile::Prod { "86400" } else { "0" },
+            )?),
+            fee_bps: parse(&get, "CORRIDOR_PAYOUT_FEE_BPS", "0")?,
+            fee_fixed: parse(&get, "CORRIDOR_PAYOUT_FEE_FIXED", "0")?,
+        };
+        if payouts.fee_bps > 1_000 {
+            return Err(err("CORRIDOR_PAYOUT_FEE_BPS", "must be at most 1000 (10 %)".into()));
+        }
+        if payouts.fee_fixed.is_sign_negative() || payouts.fee_fixed.scale() > 6 {
+            return Err(err(
+                "CORRIDOR_PAYOUT_FEE_FIXED",
+                "must be a non-negative decimal with at most 6 decimals".into(),
+            ));
+        }
         Ok(Config {
             profile,
             listen_addr,
@@ -156,6 +189,7 @@ impl Config {
             idempotency_lease,
             webhooks_allow_private_destinations,
             log_json,
+            payouts,
         })
     }
 

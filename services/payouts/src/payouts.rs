@@ -1,0 +1,389 @@
+//! `POST /v1/payouts` and reading payouts.
+
+use crate::{
+    beneficiaries::{self, CreateBeneficiary},
+    db::{self, NewPayout, PayoutRow},
+    fees,
+};
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    response::Response,
+};
+use chrono::{DateTime, Utc};
+use corridor_domain::{
+    EvmAddress, Money,
+    ids::{BeneficiaryId, HoldId, MerchantId, PayoutId},
+};
+use corridor_platform::{
+    ApiError, ApiJson, ApiQuery, AppState,
+    auth::{MerchantAuth, Scope},
+    idempotency::{self, Begin, IdempotentJson},
+    pagination::{self, Page},
+};
+use corridor_store::{StoreError, ledger, outbox};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePayout {
+    /// Your reference, unique per merchant forever: a second payout with it is refused even
+    /// after the idempotency key has expired.
+    #[schema(example = "supplier-inv-2026-0042")]
+    pub client_reference: String,
+    /// Decimal string, at most the asset's decimals.
+    #[schema(example = "1250.00")]
+    pub amount: String,
+    #[schema(example = "USDC")]
+    pub asset: String,
+    #[schema(example = 8453)]
+    pub chain_id: u64,
+    /// An existing beneficiary (`ben_...`), or `beneficiary` inline; exactly one of the two.
+    pub beneficiary_id: Option<String>,
+    pub beneficiary: Option<CreateBeneficiary>,
+    #[schema(example = "Invoice 42, cotton yarn")]
+    pub purpose: String,
+    /// Cross-asset quotes are not available yet; a payout that names one is refused.
+    pub quote_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TimelineEvent {
+    pub status: String,
+    pub at: DateTime<Utc>,
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Failure {
+    pub code: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PayoutView {
+    #[schema(value_type = String, example = "po_0190...")]
+    pub id: PayoutId,
+    pub client_reference: String,
+    /// pending_screening, held, approved, rejected, cleared, submitted, confirmed, completed,
+    /// failed, canceled.
+    pub status: String,
+    /// What the beneficiary receives.
+    pub amount: String,
+    /// The platform fee, charged on top of the amount.
+    pub fee: String,
+    /// amount + fee: what was reserved from the available balance.
+    pub total: String,
+    pub asset: String,
+    pub chain_id: i64,
+    #[schema(value_type = String)]
+    pub beneficiary_id: BeneficiaryId,
+    /// The address paid, EIP-55 checksummed, as it was when the payout was created.
+    pub recipient: String,
+    pub purpose: String,
+    pub failure: Option<Failure>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Present on single-payout reads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<Vec<TimelineEvent>>,
+}
+
+impl From<PayoutRow> for PayoutView {
+    fn from(r: PayoutRow) -> Self {
+        let recipient = EvmAddress::parse(&r.recipient).map_or(r.recipient, |a| a.to_string());
+        let failure = match (r.failure_code, r.failure_reason) {
+            (Some(code), reason) => Some(Failure {
+                code,
+                reason: reason.unwrap_or_default(),
+            }),
+            _ => None,
+        };
+        Self {
+            id: PayoutId::from_uuid(r.id),
+            client_reference: r.client_reference,
+            status: r.status,
+            amount: r.amount.to_string(),
+            fee: r.fee.to_string(),
+            total: (r.amount + r.fee).to_string(),
+            asset: r.asset,
+            chain_id: r.chain_id,
+            beneficiary_id: BeneficiaryId::from_uuid(r.beneficiary_id),
+            recipient,
+            purpose: r.purpose,
+            failure,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            timeline: None,
+        }
+    }
+}
+
+enum Payee {
+    Existing(BeneficiaryId),
+    Inline(beneficiaries::ValidBeneficiary),
+}
+
+/// A payout request parsed at the edge.
+struct ValidPayout {
+    client_reference: String,
+    amount: Money,
+    fee: Money,
+    chain_id: u64,
+    payee: Payee,
+    purpose: String,
+}
+
+fn validate(state: &AppState, req: CreatePayout) -> Result<ValidPayout, ApiError> {
+    let reference = req.client_reference.trim();
+    if reference.is_empty() || reference.len() > 100 || reference.chars().any(char::is_control) {
+        return Err(ApiError::unprocessable(
+            "invalid_client_reference",
+            "client_reference must have 1 to 100 printable characters",
+        ));
+    }
+    let purpose = req.purpose.trim();
+    if purpose.is_empty() || purpose.chars().count() > 140 {
+        return Err(ApiError::unprocessable(
+            "invalid_purpose",
+            "purpose must have 1 to 140 characters",
+        ));
+    }
+    if req.quote_id.is_some() {
+        return Err(ApiError::unprocessable(
+            "quotes_not_available",
+            "cross-asset quotes are not available yet; pay in the asset of your balance",
+        ));
+    }
+    let asset = state.registry().get(&req.asset)?;
+    state.registry().deployment(&asset.code, req.chain_id)?;
+    let amount = Money::parse_positive(&req.amount, asset)?;
+    let fee = fees::fee(&state.config().payouts, &amount, asset)?;
+    let payee = match (req.beneficiary_id, req.beneficiary) {
+        (Some(id), None) => Payee::Existing(BeneficiaryId::parse(&id).map_err(|_| beneficiary_not_found())?),
+        (None, Some(inline)) => {
+            let valid = beneficiaries::validate(state, inline, "beneficiary.")?;
+            Payee::Inline(valid)
+        }
+        _ => {
+            return Err(ApiError::unprocessable(
+                "beneficiary_required",
+                "give exactly one of beneficiary_id and beneficiary",
+            ));
+        }
+    };
+    Ok(ValidPayout {
+        client_reference: reference.to_owned(),
+        amount,
+        fee,
+        chain_id: req.chain_id,
+        payee,
+        purpose: purpose.to_owned(),
+    })
+}
+
+fn beneficiary_not_found() -> ApiError {
+    ApiError::unprocessable(
+        "beneficiary_not_found",
+        "no beneficiary with this id belongs to this merchant",
+    )
+}
+
+/// Create a payout. Requires an `Idempotency-Key`. In one transaction: the payout, the hold of
+/// amount + fee (available to reserved) and the `payout.created` event; with insufficient
+/// funds nothing is reserved (422 `insufficient_funds`).
+#[utoipa::path(post, path = "/v1/payouts", tag = "payouts", request_body = CreatePayout,
+    security(("api_key" = [])),
+    params(("Idempotency-Key" = String, Header, description = "Unique per intended payout")),
+    responses((status = 201, body = PayoutView), (status = 400, body = corridor_platform::error::Problem),
+              (status = 409, body = corridor_platform::error::Problem), (status = 422, body = corridor_platform::error::Problem)))]
+pub async fn create_payout(
+    State(state): State<AppState>,
+    auth: MerchantAuth,
+    req: IdempotentJson<CreatePayout>,
+) -> Result<Response, ApiError> {
+    auth.require(Scope::PayoutsWrite)?;
+    // Parse before claiming the key, so a malformed request leaves no trace.
+    let valid = validate(&state, req.body.clone())?;
+    let claimed = match idempotency::begin(&state, auth.merchant_id, &req.key).await? {
+        Begin::Replay(response) => return Ok(response),
+        Begin::Proceed(claimed) => claimed,
+    };
+    let mut tx = state.pool().begin().await.map_err(ApiError::internal)?;
+    let outcome = create(&mut tx, &state, auth.merchant_id, valid)
+        .await
+        .map(|p| (StatusCode::CREATED, p));
+    claimed.finish(tx, outcome).await
+}
+
+async fn create(
+    conn: &mut PgConnection,
+    state: &AppState,
+    merchant: MerchantId,
+    p: ValidPayout,
+) -> Result<PayoutView, ApiError> {
+    let beneficiary = match &p.payee {
+        Payee::Existing(id) => db::beneficiary(conn, merchant, *id)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(beneficiary_not_found)?,
+        Payee::Inline(valid) => beneficiaries::insert(conn, state, merchant, valid).await?,
+    };
+    if beneficiary.chain_id != p.chain_id as i64 {
+        return Err(ApiError::unprocessable(
+            "beneficiary_chain_mismatch",
+            format!(
+                "the beneficiary's address is on chain {}, the payout asks for chain {}",
+                beneficiary.chain_id, p.chain_id
+            ),
+        ));
+    }
+    if beneficiary.usable_from > Utc::now() {
+        return Err(ApiError::unprocessable(
+            "beneficiary_cooling_off",
+            format!(
+                "this beneficiary's address can be paid from {} (cooling-off period for new addresses)",
+                beneficiary.usable_from.to_rfc3339()
+            ),
+        ));
+    }
+    let id = PayoutId::new();
+    let hold = HoldId::new();
+    let total = p.amount.checked_add(&p.fee)?;
+    ledger::create_hold(conn, hold, merchant, &total, &format!("payout {id}"), state.registry()).await?;
+    let row = db::insert_payout(
+        conn,
+        NewPayout {
+            id,
+            merchant,
+            client_reference: &p.client_reference,
+            beneficiary: BeneficiaryId::from_uuid(beneficiary.id),
+            asset: p.amount.asset().as_str(),
+            chain_id: p.chain_id as i64,
+            recipient: &beneficiary.address,
+            amount: p.amount.amount(),
+            fee: p.fee.amount(),
+            purpose: &p.purpose,
+            hold,
+        },
+    )
+    .await
+    .map_err(|e| match StoreError::from(e) {
+        StoreError::Constraint(c) if c == "payouts_client_reference_unique" => ApiError::conflict(
+            "duplicate_client_reference",
+            format!("a payout with client_reference {:?} already exists", p.client_reference),
+        ),
+        other => other.into(),
+    })?;
+    let view = PayoutView::from(row);
+    outbox::enqueue(
+        conn,
+        Some(merchant),
+        "payout.created",
+        &serde_json::to_value(&view).map_err(ApiError::internal)?,
+    )
+    .await?;
+    Ok(view)
+}
+
+#[utoipa::path(get, path = "/v1/payouts/{id}", tag = "payouts", security(("api_key" = [])),
+    params(("id" = String, Path, description = "po_...")),
+    responses((status = 200, body = PayoutView), (status = 404, body = corridor_platform::error::Problem)))]
+pub async fn get_payout(
+    State(state): State<AppState>,
+    auth: MerchantAuth,
+    Path(id): Path<String>,
+) -> Result<ApiJson<PayoutView>, ApiError> {
+    auth.require(Scope::PayoutsRead)?;
+    let id = PayoutId::parse(&id).map_err(|_| ApiError::not_found("payout"))?;
+    let mut conn = state.pool().acquire().await.map_err(ApiError::internal)?;
+    let row = db::payout(&mut conn, auth.merchant_id, id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found("payout"))?;
+    let timeline = db::timeline(&mut conn, id)
+        .await
+        .map_err(ApiError::internal)?
+        .into_iter()
+        .map(|t| TimelineEvent {
+            status: t.status,
+            at: t.at,
+            detail: t.detail,
+        })
+        .collect();
+    Ok(ApiJson(PayoutView {
+        timeline: Some(timeline),
+        ..row.into()
+    }))
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusFilter {
+    PendingScreening,
+    Held,
+    Approved,
+    Rejected,
+    Cleared,
+    Submitted,
+    Confirmed,
+    Completed,
+    Failed,
+    Canceled,
+}
+
+impl StatusFilter {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::PendingScreening => "pending_screening",
+            Self::Held => "held",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Cleared => "cleared",
+            Self::Submitted => "submitted",
+            Self::Confirmed => "confirmed",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Canceled => "canceled",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListPayouts {
+    pub status: Option<StatusFilter>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// This merchant's payouts, newest first.
+#[utoipa::path(get, path = "/v1/payouts", tag = "payouts", params(ListPayouts), security(("api_key" = [])),
+    responses((status = 200, body = Page<PayoutView>), (status = 400, body = corridor_platform::error::Problem)))]
+pub async fn list_payouts(
+    State(state): State<AppState>,
+    auth: MerchantAuth,
+    ApiQuery(q): ApiQuery<ListPayouts>,
+) -> Result<ApiJson<Page<PayoutView>>, ApiError> {
+    auth.require(Scope::PayoutsRead)?;
+    let limit = pagination::limit(q.limit)?;
+    let cursor = pagination::cursor::<PayoutId>(q.cursor.as_deref())?;
+    let mut conn = state.pool().acquire().await.map_err(ApiError::internal)?;
+    let rows = db::payouts(
+        &mut conn,
+        auth.merchant_id,
+        q.status.map(StatusFilter::as_str),
+        cursor,
+        i64::from(limit) + 1,
+    )
+    .await
+    .map_err(ApiError::internal)?;
+    Ok(ApiJson(Page::from_rows(
+        rows,
+        limit,
+        |r| PayoutId::from_uuid(r.id).to_string(),
+        PayoutView::from,
+    )))
+}

@@ -1,0 +1,374 @@
+//! Payouts over HTTP through the real router and a real Postgres database per test.
+
+use axum::{
+    Router,
+    body::Body,
+    http::{Method, Request, StatusCode},
+};
+use corridor_domain::{AssetRegistry, Money, ids::MerchantId};
+use corridor_platform::{AppState, Config, auth::Scope, http, routes};
+use corridor_store::{ledger, merchants};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+struct App {
+    router: Router,
+    state: AppState,
+    pool: PgPool,
+}
+
+struct Res {
+    status: StatusCode,
+    body: Value,
+}
+
+impl Res {
+    #[track_caller]
+    fn problem(&self, status: StatusCode, code: &str) {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert_eq!(self.body["code"], code, "{}", self.body);
+    }
+}
+
+// Base (chain 8453) has USDC and EURC in the built-in registry.
+const CHAIN: u64 = 8453;
+const ADDRESS: &str = "0x52908400098527886E0F7030069857D2E4169EE7"; // EIP-55 test vector
+
+impl App {
+    async fn new(pool: PgPool, pairs: &[(&str, &str)]) -> Self {
+        let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let config = Config::from_lookup(|k| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone())).unwrap();
+        let state = AppState::new(pool.clone(), config, AssetRegistry::builtin());
+        let (router, _) = http::app(state.clone(), vec![corridor_payouts::routes(state.clone())]);
+        App { router, state, pool }
+    }
+
+    /// A merchant with a key and `funds` USDC available.
+    async fn merchant(&self, funds: &str) -> (MerchantId, String) {
+        let id = MerchantId::new();
+        let mut tx = self.pool.begin().await.unwrap();
+        merchants::insert(&mut tx, id, "Acme GmbH").await.unwrap();
+        let usdc = self.state.registry().get("USDC").unwrap();
+        routes::sandbox_credit(&mut tx, &self.state, id, Money::parse_positive(funds, usdc).unwrap())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let key = routes::api_keys_create(&self.state, id, "test", &Scope::ALL)
+            .await
+            .unwrap()
+            .secret;
+        (id, key)
+    }
+
+    async fn send(&self, method: Method, path: &str, key: &str, idem: Option<&str>, body: Option<Value>) -> Res {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {key}"));
+        if let Some(k) = idem {
+            req = req.header("idempotency-key", k);
+        }
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        let req = req
+            .body(body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty))
+            .unwrap();
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let raw = res.into_body().collect().await.unwrap().to_bytes();
+        Res {
+            status,
+            body: serde_json::from_slice(&raw).unwrap_or(Value::Null),
+        }
+    }
+
+    async fn beneficiary(&self, key: &str) -> String {
+        let res = self
+            .send(
+                Method::POST,
+                "/v1/beneficiaries",
+                key,
+                None,
+                Some(beneficiary_body(ADDRESS)),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        res.body["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn pay(&self, key: &str, idem: &str, body: Value) -> Res {
+        self.send(Method::POST, "/v1/payouts", key, Some(idem), Some(body))
+            .await
+    }
+
+    /// (available, reserved) USDC.
+    async fn balances(&self, merchant: MerchantId) -> (String, String) {
+        let mut conn = self.pool.acquire().await.unwrap();
+        let rows = ledger::merchant_balances(&mut conn, merchant).await.unwrap();
+        let find = |purpose: &str| {
+            rows.iter()
+                .find(|r| {
+                    r.balance.asset().as_str() == "USDC" && format!("{:?}", r.purpose).eq_ignore_ascii_case(purpose)
+                })
+                .map_or("0".to_owned(), |r| r.balance.amount().normalize().to_string())
+        };
+        (find("available"), find("reserved"))
+    }
+
+    async fn count(&self, sql: &'static str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
+    }
+}
+
+fn beneficiary_body(address: &str) -> Value {
+    json!({ "kind": "business", "name": "Lagos Textiles Ltd", "country": "NG", "chain_id": CHAIN, "address": address })
+}
+
+fn payout_body(reference: &str, amount: &str, beneficiary: &str) -> Value {
+    json!({ "client_reference": reference, "amount": amount, "asset": "USDC", "chain_id": CHAIN,
+            "beneficiary_id": beneficiary, "purpose": "Invoice 42" })
+}
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn a_payout_reserves_amount_plus_fee_and_records_its_event_and_timeline(pool: PgPool) {
+    let app = App::new(
+        pool,
+        &[("CORRIDOR_PAYOUT_FEE_BPS", "25"), ("CORRIDOR_PAYOUT_FEE_FIXED", "0.5")],
+    )
+    .await;
+    let (merchant, key) = app.merchant("1000").await;
+    let ben = app.beneficiary(&key).await;
+    let res = app.pay(&key, "k1", payout_body("inv-42", "200", &ben)).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    // 0.25 % of 200 = 0.5, plus 0.5 fixed.
+    assert_eq!(
+        (res.body["amount"].as_str(), res.body["fee"].as_str()),
+        (Some("200.000000"), Some("1.000000"))
+    );
+    assert_eq!(res.body["status"], "pending_screening");
+    assert_eq!(res.body["recipient"], ADDRESS);
+    assert_eq!(app.balances(merchant).await, ("799".to_owned(), "201".to_owned()));
+    assert_eq!(
+        app.count("SELECT count(*) FROM platform.outbox WHERE event_type = 'payout.created'")
+            .await,
+        1
+    );
+
+    let id = res.body["id"].as_str().unwrap();
+    let read = app
+        .send(Method::GET, &format!("/v1/payouts/{id}"), &key, None, None)
+        .await;
+    assert_eq!(read.status, StatusCode::OK);
+    assert_eq!(read.body["timeline"][0]["status"], "pending_screening");
+    assert_eq!(read.body["total"], "201.000000");
+    let list = app
+        .send(Method::GET, "/v1/payouts?status=pending_screening", &key, None, None)
+        .await;
+    assert_eq!(list.body["data"].as_array().unwrap().len(), 1);
+    let none = app
+        .send(Method::GET, "/v1/payouts?status=completed", &key, None, None)
+        .await;
+    assert_eq!(none.body["data"].as_array().unwrap().len(), 0);
+
+    // Another merchant sees neither the payout nor the beneficiary.
+    let (_, other) = app.merchant("10").await;
+    app.send(Method::GET, &format!("/v1/payouts/{id}"), &other, None, None)
+        .await
+        .problem(StatusCode::NOT_FOUND, "not_found");
+    app.send(Method::GET, &format!("/v1/beneficiaries/{ben}"), &other, None, None)
+        .await
+        .problem(StatusCode::NOT_FOUND, "not_found");
+    app.pay(&other, "o1", payout_body("x", "1", &ben))
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, "beneficiary_not_found");
+}
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn bad_input_is_a_clear_problem_and_reserves_nothing(pool: PgPool) {
+    let app = App::new(pool, &[]).await;
+    let (merchant, key) = app.merchant("100").await;
+    let ben = app.beneficiary(&key).await;
+    let entries_before = app.count("SELECT count(*) FROM ledger.entries").await;
+    let cases: Vec<(Value, &str)> = vec![
+        (payout_body("r", "1.0000001", &ben), "amount_too_precise"),
+        (payout_body("r", "0", &ben), "amount_not_positive"),
+        (payout_body("r", "-5", &ben), "invalid_amount"),
+        (payout_body("r", "ten", &ben), "invalid_amount"),
+        (payout_body("r", "101", &ben), "insufficient_funds"),
+        (payout_body("r", "1", "ben_nope"), "beneficiary_not_found"),
+        (
+            payout_body("r", "1", "ben_0190aaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+            "beneficiary_not_found",
+        ),
+        (payout_body("", "1", &ben), "invalid_client_reference"),
+        (
+            json!({ "client_reference": "r", "amount": "1", "asset": "DOGE", "chain_id": CHAIN, "beneficiary_id": ben, "purpose": "p" }),
+            "unknown_asset",
+        ),
+        (
+            json!({ "client_reference": "r", "amount": "1", "asset": "EURC", "chain_id": 42161, "beneficiary_id": ben, "purpose": "p" }),
+            "unsupported_chain",
+        ),
+        (
+            json!({ "client_reference": "r", "amount": "1", "asset": "USDC", "chain_id": CHAIN, "purpose": "p" }),
+            "beneficiary_required",
+        ),
+        (
+            json!({ "client_reference": "r", "amount": "1", "asset": "USDC", "chain_id": CHAIN, "beneficiary_id": ben, "purpose": "p", "quote_id": "q_1" }),
+            "quotes_not_available",
+        ),
+        (
+            json!({ "client_reference": "r", "amount": "1", "asset": "USDC", "chain_id": CHAIN, "purpose": "p",
+                 "beneficiary": beneficiary_body("0x52908400098527886E0F7030069857D2E4169Ee7") }),
+            "invalid_address",
+        ),
+        (
+            json!({ "client_reference": "r", "amount": "1", "asset": "USDC", "chain_id": 137, "beneficiary_id": ben, "purpose": "p" }),
+            "beneficiary_chain_mismatch",
+        ),
+    ];
+    for (i, (body, code)) in cases.into_iter().enumerate() {
+        let res = app.pay(&key, &format!("bad-{i}"), body).await;
+        assert!(res.status.is_client_error(), "case {i}: {}", res.body);
+        assert_eq!(res.body["code"], code, "case {i}: {}", res.body);
+    }
+    let unknown_field = app
+        .pay(&key, "bad-x", json!({ "client_reference": "r", "amount": "1", "asset": "USDC", "chain_id": CHAIN, "beneficiary_id": ben, "purpose": "p", "memo": 1 }))
+        .await;
+    assert!(unknown_field.status.is_client_error());
+    app.send(
+        Method::POST,
+        "/v1/payouts",
+        &key,
+        None,
+        Some(payout_body("r", "1", &ben)),
+    )
+    .await
+    .problem(StatusCode::BAD_REQUEST, "idempotency_key_missing");
+    assert_eq!(
+        app.count("SELECT count(*) FROM ledger.entries").await,
+        entries_before,
+        "nothing reserved"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM payouts.payouts").await, 0);
+    assert_eq!(app.balances(merchant).await, ("100".to_owned(), "0".to_owned()));
+}
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn addresses_are_checked_and_a_new_one_waits_out_its_cooling_off(pool: PgPool) {
+    let app = App::new(pool, &[("CORRIDOR_PAYOUT_COOLING_OFF_SECS", "3600")]).await;
+    let (_, key) = app.merchant("100").await;
+    let post = |body: Value| app.send(Method::POST, "/v1/beneficiaries", &key, None, Some(body));
+    post(beneficiary_body("0x52908400098527886E0F7030069857D2E4169Ee7"))
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_address");
+    post(beneficiary_body("0x5290840009852788"))
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_address");
+    post(beneficiary_body("0x0000000000000000000000000000000000000000"))
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_address");
+    post(json!({ "kind": "business", "name": "X", "country": "NG", "chain_id": 999999, "address": ADDRESS }))
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, "unsupported_chain");
+    post(json!({ "kind": "business", "name": "X", "country": "nigeria", "chain_id": CHAIN, "address": ADDRESS }))
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_country");
+    let lower = post(beneficiary_body(&ADDRESS.to_lowercase())).await;
+    assert_eq!(lower.status, StatusCode::CREATED);
+    assert_eq!(lower.body["address"], ADDRESS, "stored once, shown checksummed");
+
+    let ben = lower.body["id"].as_str().unwrap();
+    app.pay(&key, "k", payout_body("r", "1", ben))
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, "beneficiary_cooling_off");
+    assert_eq!(app.count("SELECT count(*) FROM ledger.holds").await, 0);
+}
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn a_client_reference_pays_once_even_under_a_new_idempotency_key(pool: PgPool) {
+    let app = App::new(pool, &[]).await;
+    let (merchant, key) = app.merchant("100").await;
+    let ben = app.beneficiary(&key).await;
+    let first = app.pay(&key, "k1", payout_body("inv-7", "10", &ben)).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let replay = app.pay(&key, "k1", payout_body("inv-7", "10", &ben)).await;
+    assert_eq!(replay.body, first.body, "same key, same response");
+    app.pay(&key, "k2", payout_body("inv-7", "10", &ben))
+        .await
+        .problem(StatusCode::CONFLICT, "duplicate_client_reference");
+    assert_eq!(app.balances(merchant).await, ("90".to_owned(), "10".to_owned()));
+}
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn two_hundred_concurrent_payouts_on_a_balance_for_one_hundred(pool: PgPool) {
+    let app = std::sync::Arc::new(App::new(pool, &[]).await);
+    let (merchant, key) = app.merchant("1000").await;
+    let ben = app.beneficiary(&key).await;
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let (app, key, ben) = (app.clone(), key.clone(), ben.clone());
+            tokio::spawn(async move {
+                app.pay(&key, &format!("c{i}"), payout_body(&format!("r{i}"), "10", &ben))
+                    .await
+            })
+        })
+        .collect();
+    let mut created = 0;
+    let mut refused = 0;
+    for t in futures::future::join_all(tasks).await {
+        let res = t.unwrap();
+        match res.status {
+            StatusCode::CREATED => created += 1,
+            _ => {
+                res.problem(StatusCode::UNPROCESSABLE_ENTITY, "insufficient_funds");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!((created, refused), (100, 100));
+    assert_eq!(app.balances(merchant).await, ("0".to_owned(), "1000".to_owned()));
+    let mut conn = app.pool.acquire().await.unwrap();
+    assert!(ledger::check(&mut conn).await.unwrap().is_consistent());
+}
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn a_thousand_concurrent_requests_over_a_hundred_keys_make_a_hundred_payouts(pool: PgPool) {
+    let app = std::sync::Arc::new(App::new(pool, &[]).await);
+    let (merchant, key) = app.merchant("1000").await;
+    let ben = app.beneficiary(&key).await;
+    let tasks: Vec<_> = (0..1000)
+        .map(|i| {
+            let (app, key, ben) = (app.clone(), key.clone(), ben.clone());
+            let k = i % 100;
+            tokio::spawn(async move {
+                // What a client does: retry while the first request with its key is in flight.
+                for _ in 0..100_000 {
+                    let res = app
+                        .pay(&key, &format!("key-{k}"), payout_body(&format!("ref-{k}"), "1", &ben))
+                        .await;
+                    if res.body["code"] != "idempotency_key_in_use" {
+                        return (k, res);
+                    }
+                    tokio::task::yield_now().await;
+                }
+                panic!("key-{k} never finished");
+            })
+        })
+        .collect();
+    let mut by_key: std::collections::HashMap<usize, Value> = std::collections::HashMap::new();
+    for t in futures::future::join_all(tasks).await {
+        let (k, res) = t.unwrap();
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        let first = by_key.entry(k).or_insert_with(|| res.body.clone());
+        assert_eq!(*first, res.body, "every response for key-{k} is the same");
+    }
+    assert_eq!(by_key.len(), 100);
+    assert_eq!(app.count("SELECT count(*) FROM payouts.payouts").await, 100);
+    assert_eq!(app.balances(merchant).await, ("900".to_owned(), "100".to_owned()));
+    let mut conn = app.pool.acquire().await.unwrap();
+    assert!(ledger::check(&mut conn).await.unwrap().is_consistent());
+}
