@@ -218,3 +218,32 @@ pub async fn timeline(conn: &mut PgConnection, payout: PayoutId) -> Result<Vec<T
     .fetch_all(conn)
     .await
 }
+
+/// Locks the merchant's payout for a state change; returns its status and hold.
+pub async fn lock_payout(
+    conn: &mut PgConnection,
+    merchant: MerchantId,
+    id: PayoutId,
+) -> Result<Option<(String, HoldId)>, sqlx::Error> {
+    let row = sqlx::query!(
+        "SELECT status, hold_id FROM payouts.payouts WHERE id = $1 AND merchant_id = $2 FOR UPDATE",
+        id.as_uuid(),
+        merchant.as_uuid(),
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| (r.status, HoldId::from_uuid(r.hold_id))))
+}
+
+pub async fn set_status(conn: &mut PgConnection, id: PayoutId, status: &str) -> Result<PayoutRow, sqlx::Error> {
+    sqlx::query_as!(
+        PayoutRow,
+        r#"UPDATE payouts.payouts SET status = $2, updated_at = now() WHERE id = $1
+           RETURNING id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
+                     status, failure_code, failure_reason, created_at, updated_at"#,
+        id.as_uuid(),
+        status,
+    )
+    .fetch_one(conn)
+    .await
+}

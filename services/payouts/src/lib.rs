@@ -35,5 +35,6 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         .routes(routes!(beneficiaries::get_beneficiary))
         .routes(routes!(payouts::create_payout, payouts::list_payouts))
         .routes(routes!(payouts::get_payout))
+        .routes(routes!(payouts::cancel_payout))
         .with_state(state)
 }

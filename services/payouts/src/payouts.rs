@@ -319,6 +319,60 @@ pub async fn get_payout(
     }))
 }
 
+/// Statuses from which a payout can still be canceled: nothing has been signed for it yet.
+const CANCELABLE: [&str; 4] = ["pending_screening", "held", "approved", "cleared"];
+
+/// Cancel a payout that has not been submitted to the chain. The hold is released exactly
+/// once; canceling a canceled payout answers with it unchanged, so a retry is safe without an
+/// Idempotency-Key.
+#[utoipa::path(post, path = "/v1/payouts/{id}/cancel", tag = "payouts", security(("api_key" = [])),
+    params(("id" = String, Path, description = "po_...")),
+    responses((status = 200, body = PayoutView), (status = 404, body = corridor_platform::error::Problem),
+              (status = 409, body = corridor_platform::error::Problem)))]
+pub async fn cancel_payout(
+    State(state): State<AppState>,
+    auth: MerchantAuth,
+    Path(id): Path<String>,
+) -> Result<ApiJson<PayoutView>, ApiError> {
+    auth.require(Scope::PayoutsWrite)?;
+    let id = PayoutId::parse(&id).map_err(|_| ApiError::not_found("payout"))?;
+    let mut tx = state.pool().begin().await.map_err(ApiError::internal)?;
+    let (status, hold) = db::lock_payout(&mut tx, auth.merchant_id, id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found("payout"))?;
+    if status == "canceled" {
+        let row = db::payout(&mut tx, auth.merchant_id, id)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::not_found("payout"))?;
+        return Ok(ApiJson(row.into()));
+    }
+    if !CANCELABLE.contains(&status.as_str()) {
+        return Err(ApiError::conflict(
+            "payout_not_cancelable",
+            format!("a payout that is {status} can no longer be canceled"),
+        ));
+    }
+    ledger::void_hold(&mut tx, hold, &format!("payout {id} canceled"), state.registry()).await?;
+    let row = db::set_status(&mut tx, id, "canceled")
+        .await
+        .map_err(ApiError::internal)?;
+    db::append_timeline(&mut tx, id, "canceled", &serde_json::json!({ "by": "merchant" }))
+        .await
+        .map_err(ApiError::internal)?;
+    let view = PayoutView::from(row);
+    outbox::enqueue(
+        &mut tx,
+        Some(auth.merchant_id),
+        "payout.canceled",
+        &serde_json::to_value(&view).map_err(ApiError::internal)?,
+    )
+    .await?;
+    tx.commit().await.map_err(ApiError::internal)?;
+    Ok(ApiJson(view))
+}
+
 #[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StatusFilter {

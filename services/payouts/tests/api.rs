@@ -372,3 +372,61 @@ async fn a_thousand_concurrent_requests_over_a_hundred_keys_make_a_hundred_payou
     let mut conn = app.pool.acquire().await.unwrap();
     assert!(ledger::check(&mut conn).await.unwrap().is_consistent());
 }
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn canceling_releases_the_hold_exactly_once(pool: PgPool) {
+    let app = std::sync::Arc::new(App::new(pool, &[("CORRIDOR_PAYOUT_FEE_FIXED", "1")]).await);
+    let (merchant, key) = app.merchant("100").await;
+    let ben = app.beneficiary(&key).await;
+    let res = app.pay(&key, "k", payout_body("r", "10", &ben)).await;
+    let id = res.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.balances(merchant).await, ("89".to_owned(), "11".to_owned()));
+
+    // Ten cancels at once: one voids the hold, the others see it canceled.
+    let path = format!("/v1/payouts/{id}/cancel");
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let (app, key, path) = (app.clone(), key.clone(), path.clone());
+            tokio::spawn(async move { app.send(Method::POST, &path, &key, None, None).await })
+        })
+        .collect();
+    for t in futures::future::join_all(tasks).await {
+        let res = t.unwrap();
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        assert_eq!(res.body["status"], "canceled");
+    }
+    assert_eq!(app.balances(merchant).await, ("100".to_owned(), "0".to_owned()));
+    assert_eq!(
+        app.count("SELECT count(*) FROM ledger.entries WHERE kind = 'hold_voided'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM platform.outbox WHERE event_type = 'payout.canceled'")
+            .await,
+        1
+    );
+    let read = app
+        .send(Method::GET, &format!("/v1/payouts/{id}"), &key, None, None)
+        .await;
+    let statuses: Vec<&str> = read.body["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["pending_screening", "canceled"]);
+
+    // A payout already on its way to the chain cannot be canceled.
+    let res = app.pay(&key, "k2", payout_body("r2", "5", &ben)).await;
+    let id2 = res.body["id"].as_str().unwrap();
+    sqlx::query("UPDATE payouts.payouts SET status = 'submitted' WHERE id = $1")
+        .bind(corridor_domain::ids::PayoutId::parse(id2).unwrap().as_uuid())
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    app.send(Method::POST, &format!("/v1/payouts/{id2}/cancel"), &key, None, None)
+        .await
+        .problem(StatusCode::CONFLICT, "payout_not_cancelable");
+    assert_eq!(app.balances(merchant).await, ("94".to_owned(), "6".to_owned()));
+}
