@@ -13,7 +13,7 @@ use corridor_domain::{
 use corridor_platform::{
     ApiError, ApiJson, ApiQuery, AppState,
     auth::{MerchantAuth, Scope},
-    pagination::{self, Page},
+    pagination::{Page, PageQuery},
 };
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
@@ -215,24 +215,16 @@ pub async fn get_beneficiary(
     Ok(ApiJson(row.into()))
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    pub limit: Option<u32>,
-    pub cursor: Option<String>,
-}
-
 /// This merchant's beneficiaries, newest first.
-#[utoipa::path(get, path = "/v1/beneficiaries", tag = "payouts", params(ListQuery), security(("api_key" = [])),
+#[utoipa::path(get, path = "/v1/beneficiaries", tag = "payouts", params(PageQuery), security(("api_key" = [])),
     responses((status = 200, body = Page<BeneficiaryView>)))]
 pub async fn list_beneficiaries(
     State(state): State<AppState>,
     auth: MerchantAuth,
-    ApiQuery(q): ApiQuery<ListQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<ApiJson<Page<BeneficiaryView>>, ApiError> {
     auth.require(Scope::PayoutsRead)?;
-    let limit = pagination::limit(q.limit)?;
-    let cursor = pagination::cursor::<BeneficiaryId>(q.cursor.as_deref())?;
+    let (limit, cursor) = q.parse::<BeneficiaryId>()?;
     let mut conn = state.pool().acquire().await.map_err(ApiError::internal)?;
     let rows = db::beneficiaries(&mut conn, auth.merchant_id, cursor, i64::from(limit) + 1)
         .await

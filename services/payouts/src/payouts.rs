@@ -160,7 +160,10 @@ fn validate(state: &AppState, req: CreatePayout) -> Result<ValidPayout, ApiError
     let asset = state.registry().get(&req.asset)?;
     state.registry().deployment(&asset.code, req.chain_id)?;
     let amount = Money::parse_positive(&req.amount, asset)?;
-    let fee = fees::fee(&state.config().payouts, &amount, asset)?;
+    // The amount is valid here, so a failure is the configured fixed fee not fitting this
+    // asset: the operator's to fix, not the caller's.
+    let fee = fees::fee(&state.config().payouts, &amount, asset)
+        .map_err(|e| ApiError::internal(format!("payout fee for {}: {e}", asset.code)))?;
     let payee = match (req.beneficiary_id, req.beneficiary) {
         (Some(id), None) => Payee::Existing(BeneficiaryId::parse(&id).map_err(|_| beneficiary_not_found())?),
         (None, Some(inline)) => {
@@ -205,9 +208,10 @@ pub async fn create_payout(
     req: IdempotentJson<CreatePayout>,
 ) -> Result<Response, ApiError> {
     auth.require(Scope::PayoutsWrite)?;
+    let IdempotentJson { key, body } = req;
     // Parse before claiming the key, so a malformed request leaves no trace.
-    let valid = validate(&state, req.body.clone())?;
-    let claimed = match idempotency::begin(&state, auth.merchant_id, &req.key).await? {
+    let valid = validate(&state, body)?;
+    let claimed = match idempotency::begin(&state, auth.merchant_id, &key).await? {
         Begin::Replay(response) => return Ok(response),
         Begin::Proceed(claimed) => claimed,
     };

@@ -26,6 +26,21 @@ pub fn cursor<T: FromStr>(raw: Option<&str>) -> Result<Option<T>, ApiError> {
     .transpose()
 }
 
+/// The query of every plain list endpoint: `?limit=&cursor=`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    /// The checked page size and the position after which to continue.
+    pub fn parse<T: FromStr>(&self) -> Result<(u32, Option<T>), ApiError> {
+        Ok((limit(self.limit)?, cursor(self.cursor.as_deref())?))
+    }
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub data: Vec<T>,

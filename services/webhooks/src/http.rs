@@ -10,7 +10,7 @@ use corridor_domain::ids::{WebhookDeliveryId, WebhookEndpointId};
 use corridor_platform::{
     ApiError, ApiJson, ApiQuery, AppState,
     auth::{MerchantAuth, Scope},
-    pagination::{self, Page},
+    pagination::{Page, PageQuery},
 };
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -75,13 +75,6 @@ pub struct EndpointWithSecret {
     pub secret: String,
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    pub limit: Option<u32>,
-    pub cursor: Option<String>,
-}
-
 fn endpoint_id(raw: &str) -> Result<WebhookEndpointId, ApiError> {
     WebhookEndpointId::parse(raw).map_err(|_| ApiError::not_found("webhook endpoint"))
 }
@@ -141,16 +134,15 @@ pub async fn create_endpoint(
 }
 
 /// List webhook endpoints.
-#[utoipa::path(get, path = "/v1/webhook-endpoints", tag = "webhooks", params(ListQuery), security(("api_key" = [])),
+#[utoipa::path(get, path = "/v1/webhook-endpoints", tag = "webhooks", params(PageQuery), security(("api_key" = [])),
     responses((status = 200, body = Page<EndpointView>)))]
 pub async fn list_endpoints(
     State(state): State<AppState>,
     auth: MerchantAuth,
-    ApiQuery(q): ApiQuery<ListQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<ApiJson<Page<EndpointView>>, ApiError> {
     auth.require(Scope::WebhooksManage)?;
-    let limit = pagination::limit(q.limit)?;
-    let cursor = pagination::cursor::<WebhookEndpointId>(q.cursor.as_deref())?;
+    let (limit, cursor) = q.parse::<WebhookEndpointId>()?;
     let mut conn = state.pool().acquire().await.map_err(ApiError::internal)?;
     let rows = store::list_endpoints(&mut conn, auth.merchant_id, cursor, i64::from(limit) + 1).await?;
     Ok(ApiJson(Page::from_rows(
@@ -237,17 +229,16 @@ pub struct DeliveryView {
 
 /// The delivery log of one endpoint, newest first.
 #[utoipa::path(get, path = "/v1/webhook-endpoints/{id}/deliveries", tag = "webhooks", security(("api_key" = [])),
-    params(("id" = String, Path), ListQuery), responses((status = 200, body = Page<DeliveryView>)))]
+    params(("id" = String, Path), PageQuery), responses((status = 200, body = Page<DeliveryView>)))]
 pub async fn list_deliveries(
     State(state): State<AppState>,
     auth: MerchantAuth,
     Path(id): Path<String>,
-    ApiQuery(q): ApiQuery<ListQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<ApiJson<Page<DeliveryView>>, ApiError> {
     auth.require(Scope::WebhooksManage)?;
     let id = endpoint_id(&id)?;
-    let limit = pagination::limit(q.limit)?;
-    let cursor = pagination::cursor::<WebhookDeliveryId>(q.cursor.as_deref())?;
+    let (limit, cursor) = q.parse::<WebhookDeliveryId>()?;
     let mut conn = state.pool().acquire().await.map_err(ApiError::internal)?;
     store::get_endpoint(&mut conn, auth.merchant_id, id).await?;
     let rows = store::list_deliveries(&mut conn, auth.merchant_id, id, cursor, i64::from(limit) + 1).await?;

@@ -2,7 +2,7 @@ use crate::{
     auth::{MerchantAuth, Scope, api_key},
     error::ApiError,
     extract::{ApiJson, ApiQuery},
-    pagination::{self, Page},
+    pagination::{Page, PageQuery},
     state::AppState,
 };
 use axum::{
@@ -54,24 +54,16 @@ pub struct CreateApiKey {
     pub scopes: Vec<Scope>,
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    pub limit: Option<u32>,
-    pub cursor: Option<String>,
-}
-
 /// List this merchant's API keys, newest first.
-#[utoipa::path(get, path = "/v1/api-keys", tag = "merchant", params(ListQuery), security(("api_key" = [])),
+#[utoipa::path(get, path = "/v1/api-keys", tag = "merchant", params(PageQuery), security(("api_key" = [])),
     responses((status = 200, body = Page<ApiKeyView>), (status = 401, body = crate::error::Problem)))]
 pub async fn list_api_keys(
     State(state): State<AppState>,
     auth: MerchantAuth,
-    ApiQuery(q): ApiQuery<ListQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<ApiJson<Page<ApiKeyView>>, ApiError> {
     auth.require(Scope::ApiKeysManage)?;
-    let limit = pagination::limit(q.limit)?;
-    let cursor = pagination::cursor::<ApiKeyId>(q.cursor.as_deref())?;
+    let (limit, cursor) = q.parse::<ApiKeyId>()?;
     let mut conn = state.pool().acquire().await.map_err(ApiError::internal)?;
     let rows = api_keys::list(&mut conn, auth.merchant_id, cursor, i64::from(limit) + 1).await?;
     Ok(ApiJson(Page::from_rows(
