@@ -9,7 +9,7 @@ use alloy::{
     network::EthereumWallet,
     node_bindings::{Anvil, AnvilInstance},
     primitives::{Address, U256},
-    providers::{Provider, ProviderBuilder},
+    providers::{DynProvider, Provider, ProviderBuilder, ext::AnvilApi},
     signers::local::PrivateKeySigner,
 };
 use std::path::{Path, PathBuf};
@@ -145,4 +145,35 @@ pub async fn deploy(rpc_url: reqwest::Url, keys: &DevKeys, float_units: U256) ->
         vault: *vault.address(),
         treasury: owner,
     })
+}
+
+/// anvil with the contracts deployed and manual mining: what integration tests drive block by
+/// block. The provider signs as the deployer (the token owner).
+pub struct LocalChain {
+    pub anvil: AnvilInstance,
+    pub provider: DynProvider,
+    pub keys: DevKeys,
+    pub deployment: LocalDeployment,
+}
+
+impl LocalChain {
+    pub async fn start_manual(repo_root: &Path, float_units: U256) -> Result<Self, ChainError> {
+        let rpc = |e: alloy::transports::TransportError| ChainError::Rpc(e.to_string());
+        let anvil = spawn_anvil_with(repo_root, None, Mining::Manual)?;
+        let keys = DevKeys::from_anvil(&anvil);
+        let provider = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(keys.deployer.clone()))
+            .connect_http(anvil.endpoint_url())
+            .erased();
+        // Deploy with automatic blocks, then hand the test a chain that mines only when asked.
+        provider.anvil_set_auto_mine(true).await.map_err(rpc)?;
+        let deployment = deploy(anvil.endpoint_url(), &keys, float_units).await?;
+        provider.anvil_set_auto_mine(false).await.map_err(rpc)?;
+        Ok(Self {
+            anvil,
+            provider,
+            keys,
+            deployment,
+        })
+    }
 }

@@ -5,7 +5,11 @@
 //! emits one topic-less log per paid item whose 48 data bytes are `decision hash (32) | payout
 //! id (16)` (see contracts/src/PayoutRouter.sol for why it is not an ABI event).
 
-use alloy::primitives::{Address, B256, Bytes, FixedBytes, U256};
+use crate::{bindings::PayoutRouter, signer::DigestSigner};
+use alloy::{
+    primitives::{Address, B256, Bytes, FixedBytes, U256},
+    sol_types::{SolCall, SolStruct, eip712_domain},
+};
 
 pub const ITEM_BYTES: usize = 48;
 const RECORD_BYTES: usize = 48;
@@ -45,6 +49,72 @@ pub fn pack_items(items: &[BatchItem]) -> Result<Bytes, PackError> {
         out.extend_from_slice(item.payout_id.as_slice());
     }
     Ok(out.into())
+}
+
+alloy::sol! {
+    /// The router's batch attestation type (contracts/src/PayoutRouter.sol, `BATCH_TYPEHASH`).
+    struct PayoutBatch {
+        address token;
+        bytes items;
+        uint256 nonce;
+        uint256 expiry;
+        bytes32 decisionHash;
+    }
+}
+
+/// What the compliance signer attests for one `payBatch` call.
+#[derive(Debug, Clone)]
+pub struct BatchAttestation {
+    pub chain_id: u64,
+    pub router: Address,
+    pub token: Address,
+    /// `pack_items` output.
+    pub items: Bytes,
+    pub nonce: U256,
+    /// Unix seconds after which the router refuses the attestation.
+    pub expiry: U256,
+    pub decision_hash: B256,
+}
+
+impl BatchAttestation {
+    /// The EIP-712 digest the router recomputes (`batchDigest`): domain "Corridor PayoutRouter",
+    /// version "1", this chain and router.
+    pub fn digest(&self) -> B256 {
+        let domain = eip712_domain! {
+            name: "Corridor PayoutRouter",
+            version: "1",
+            chain_id: self.chain_id,
+            verifying_contract: self.router,
+        };
+        PayoutBatch {
+            token: self.token,
+            items: self.items.clone(),
+            nonce: self.nonce,
+            expiry: self.expiry,
+            decisionHash: self.decision_hash,
+        }
+        .eip712_signing_hash(&domain)
+    }
+
+    /// Signs the attestation and returns the `payBatch` calldata carrying it.
+    pub fn sign_into_calldata(&self, signer: &dyn DigestSigner) -> Result<Vec<u8>, String> {
+        let signature = signer.sign_digest(self.digest())?;
+        Ok(PayoutRouter::payBatchCall {
+            token: self.token,
+            items: self.items.clone(),
+            nonce: self.nonce,
+            expiry: self.expiry,
+            decisionHash: self.decision_hash,
+            signature: Bytes::copy_from_slice(&signature),
+        }
+        .abi_encode())
+    }
+}
+
+/// Gas to ask for a `payBatch` of `items`: a fresh recipient's transfer and record cost about
+/// 30k; the margin covers tokens with heavier transfers (USDC's proxy and blacklist checks).
+pub fn batch_gas_limit(items: usize) -> u64 {
+    90_000 + 60_000 * items as u64
 }
 
 /// A payout the router executed, read from its topic-less record.

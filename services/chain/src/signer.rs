@@ -4,13 +4,21 @@
 use alloy::{
     consensus::TxEip1559,
     network::TxSignerSync,
-    primitives::{Address, Signature},
-    signers::local::PrivateKeySigner,
+    primitives::{Address, B256, Signature},
+    signers::{SignerSync, local::PrivateKeySigner},
 };
 
 pub trait TxSigner: Send + Sync {
     fn address(&self) -> Address;
     fn sign(&self, tx: &mut TxEip1559) -> Result<Signature, String>;
+}
+
+/// Signs EIP-712 digests: the compliance key that attests payouts. A different key from the
+/// submitter's, so neither alone can move money through the PayoutRouter.
+pub trait DigestSigner: Send + Sync {
+    fn address(&self) -> Address;
+    /// 65 bytes `r | s | v` (v = 27 or 28), as the router's ECDSA recovery expects.
+    fn sign_digest(&self, digest: B256) -> Result<[u8; 65], String>;
 }
 
 /// A private key held in memory: for development, or production only when explicitly allowed.
@@ -40,6 +48,19 @@ impl LocalKeySigner {
 impl std::fmt::Debug for LocalKeySigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "LocalKeySigner({})", self.0.address())
+    }
+}
+
+impl DigestSigner for LocalKeySigner {
+    fn address(&self) -> Address {
+        self.0.address()
+    }
+
+    fn sign_digest(&self, digest: B256) -> Result<[u8; 65], String> {
+        self.0
+            .sign_hash_sync(&digest)
+            .map(|s| s.as_bytes())
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -336,20 +336,22 @@ pub async fn mark_broadcast(conn: &mut PgConnection, tx_hash: &str, rebroadcast:
 pub async fn mark_mined(
     conn: &mut PgConnection,
     intent_id: Uuid,
-    tx_hash: &str,
-    block: u64,
+    receipt: &crate::submitter::Receipt,
     failure_reason: Option<&str>,
 ) -> Result<Option<i64>, StoreError> {
     let status = if failure_reason.is_some() { "failed" } else { "mined" };
     let age = sqlx::query_scalar!(
-        r#"UPDATE chain.intents SET status = $2, mined_tx_hash = $3, mined_block = $4, failure_reason = $5, updated_at = now()
+        r#"UPDATE chain.intents SET status = $2, mined_tx_hash = $3, mined_block = $4, failure_reason = $5,
+                  gas_used = $6, effective_gas_price = $7, updated_at = now()
             WHERE id = $1 AND status IN ('pending', 'needs_operator')
            RETURNING extract(epoch FROM now() - created_at)::bigint AS "age!""#,
         intent_id,
         status,
-        tx_hash,
-        block as i64,
+        receipt.tx_hash,
+        receipt.block as i64,
         failure_reason,
+        receipt.gas_used as i64,
+        Decimal::from(receipt.effective_gas_price),
     )
     .fetch_optional(&mut *conn)
     .await?;

@@ -137,6 +137,17 @@ pub fn bumped_fees(max_fee: u128, priority: u128, min_max_fee: u128) -> (u128, u
     (max_fee, priority)
 }
 
+/// What a receipt says about one of our transactions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub tx_hash: String,
+    pub block: u64,
+    pub ok: bool,
+    pub gas_used: u64,
+    /// Wei per gas actually paid.
+    pub effective_gas_price: u128,
+}
+
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct TickReport {
     pub leader: bool,
@@ -309,11 +320,17 @@ impl Submitter {
     }
 
     /// Finds a receipt for any transaction signed for this intent.
-    async fn find_receipt(&self, p: &PendingTx) -> Result<Option<(String, u64, bool)>, SubmitError> {
+    async fn find_receipt(&self, p: &PendingTx) -> Result<Option<Receipt>, SubmitError> {
         for hash in &p.all_hashes {
             let h = alloy::primitives::B256::from_str(hash).map_err(|e| SubmitError::Rpc(e.to_string()))?;
             if let Some(r) = rpc(self.provider.get_transaction_receipt(h)).await? {
-                return Ok(Some((hash.clone(), r.block_number.unwrap_or_default(), r.status())));
+                return Ok(Some(Receipt {
+                    tx_hash: hash.clone(),
+                    block: r.block_number.unwrap_or_default(),
+                    ok: r.status(),
+                    gas_used: r.gas_used,
+                    effective_gas_price: r.effective_gas_price,
+                }));
             }
         }
         Ok(None)
@@ -372,24 +389,30 @@ impl Submitter {
             .collect()
             .await;
         for (p, found) in receipts {
-            let Some((hash, block, ok)) = found? else {
+            let Some(receipt) = found? else {
                 tracing::warn!(nonce = p.nonce, intent = %p.intent_id, "nonce used on chain but no receipt for our transactions yet");
                 continue;
             };
-            let reason = match ok {
+            let reason = match receipt.ok {
                 true => None,
                 false => Some(format!(
-                    "reverted in block {block} (transaction {hash}){}",
-                    self.revert_reason(&p, block)
+                    "reverted in block {} (transaction {}){}",
+                    receipt.block,
+                    receipt.tx_hash,
+                    self.revert_reason(&p, receipt.block)
                         .await
                         .map(|r| format!(": {r}"))
                         .unwrap_or_default()
                 )),
             };
-            if let Some(age) = store::mark_mined(&mut conn, p.intent_id, &hash, block, reason.as_deref()).await? {
+            if let Some(age) = store::mark_mined(&mut conn, p.intent_id, &receipt, reason.as_deref()).await? {
                 metrics::histogram!("chain_intent_to_inclusion_seconds").record(age as f64);
             }
-            if ok { report.mined += 1 } else { report.failed += 1 }
+            if receipt.ok {
+                report.mined += 1
+            } else {
+                report.failed += 1
+            }
         }
 
         let fresh = store::pending(

@@ -2,25 +2,35 @@
 //! for the configured chain. Lives in the binary because it joins two peers, `chain` (alloy)
 //! and `platform` (the service plug-in type), which do not depend on each other.
 
-use alloy::providers::Provider;
+use alloy::{primitives::Address, providers::Provider};
 use corridor_chain::{
     ChainConfig,
-    signer::{LocalKeySigner, TxSigner},
+    signer::{DigestSigner, LocalKeySigner, TxSigner},
     submitter::{Submitter, SubmitterConfig},
     watcher::{Watcher, WatcherConfig},
 };
+use corridor_payouts::settlement::SettlementConfig;
 use corridor_platform::service::{Service, no_routes};
 use std::sync::Arc;
 
 pub const NAME: &str = "chain";
 
-pub const ENV_KEYS: &[&str] = &["CORRIDOR_CHAIN_SUBMITTER_KEY", "CORRIDOR_ALLOW_RAW_KEY"];
+pub const ENV_KEYS: &[&str] = &[
+    "CORRIDOR_CHAIN_SUBMITTER_KEY",
+    "CORRIDOR_ALLOW_RAW_KEY",
+    "CORRIDOR_CHAIN_PAYOUT_ROUTER",
+    "CORRIDOR_COMPLIANCE_SIGNER_KEY",
+];
 
 #[derive(Clone)]
 pub struct ChainRuntime {
     pub chain: ChainConfig,
     /// Without a signer the service only watches.
     pub signer: Option<Arc<dyn TxSigner>>,
+    /// The PayoutRouter and the compliance key it trusts: with both (and a submitter) the
+    /// payouts service settles cleared payouts on this chain.
+    pub payout_router: Option<Address>,
+    pub attester: Option<Arc<dyn DigestSigner>>,
 }
 
 impl ChainRuntime {
@@ -30,14 +40,49 @@ impl ChainRuntime {
             return Ok(None);
         };
         let allow_raw = std::env::var("CORRIDOR_ALLOW_RAW_KEY").is_ok_and(|v| v == "true");
-        let signer = match std::env::var("CORRIDOR_CHAIN_SUBMITTER_KEY") {
-            Ok(hex) => Some(Arc::new(
-                LocalKeySigner::from_hex(&hex, is_prod, allow_raw)
-                    .map_err(|e| anyhow::anyhow!("configuration CORRIDOR_CHAIN_SUBMITTER_KEY: {e}"))?,
-            ) as Arc<dyn TxSigner>),
-            Err(_) => None,
+        let key = |name: &str| -> anyhow::Result<Option<LocalKeySigner>> {
+            std::env::var(name)
+                .ok()
+                .map(|hex| {
+                    LocalKeySigner::from_hex(&hex, is_prod, allow_raw)
+                        .map_err(|e| anyhow::anyhow!("configuration {name}: {e}"))
+                })
+                .transpose()
         };
-        Ok(Some(Self { chain, signer }))
+        let submitter = key("CORRIDOR_CHAIN_SUBMITTER_KEY")?;
+        let attester = key("CORRIDOR_COMPLIANCE_SIGNER_KEY")?;
+        if let (Some(s), Some(a)) = (&submitter, &attester)
+            && TxSigner::address(s) == DigestSigner::address(a)
+        {
+            anyhow::bail!(
+                "configuration CORRIDOR_COMPLIANCE_SIGNER_KEY: must be a different key from CORRIDOR_CHAIN_SUBMITTER_KEY (separate powers)"
+            );
+        }
+        let payout_router = std::env::var("CORRIDOR_CHAIN_PAYOUT_ROUTER")
+            .ok()
+            .map(|a| {
+                corridor_domain::EvmAddress::parse(&a)
+                    .map(|a| a.as_alloy())
+                    .map_err(|e| anyhow::anyhow!("configuration CORRIDOR_CHAIN_PAYOUT_ROUTER: {e}"))
+            })
+            .transpose()?;
+        Ok(Some(Self {
+            chain,
+            signer: submitter.map(|s| Arc::new(s) as Arc<dyn TxSigner>),
+            payout_router,
+            attester: attester.map(|a| Arc::new(a) as Arc<dyn DigestSigner>),
+        }))
+    }
+
+    /// Settlement of payouts on this chain, when everything it needs is configured.
+    pub fn settlement(&self) -> Option<SettlementConfig> {
+        let (signer, router, attester) = (self.signer.as_ref()?, self.payout_router?, self.attester.clone()?);
+        Some(SettlementConfig::new(
+            self.chain.chain_id,
+            router,
+            signer.address(),
+            attester,
+        ))
     }
 }
 

@@ -199,6 +199,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         signer: Some(std::sync::Arc::new(corridor_chain::signer::LocalKeySigner::new(
             keys.submitter.clone(),
         ))),
+        payout_router: Some(deployment.payout_router),
+        attester: Some(std::sync::Arc::new(corridor_chain::signer::LocalKeySigner::new(
+            keys.compliance.clone(),
+        ))),
     };
     let services = server::select(None, Some(runtime))?;
     server::serve(state, services, CancellationToken::new()).await?;

@@ -11,9 +11,10 @@ use utoipa_axum::router::OpenApiRouter;
 /// Every service the binary knows, in start order. The chain service exists only when a chain
 /// is configured.
 pub fn all_services(chain: Option<crate::chain_service::ChainRuntime>) -> Vec<Service> {
+    let settlement = chain.as_ref().and_then(|c| c.settlement());
     let mut services = vec![
         corridor_webhooks::service(),
-        corridor_payouts::service(),
+        corridor_payouts::service(settlement),
         corridor_invoicing::service(),
         corridor_compliance::service(),
         corridor_reconciliation::service(),

@@ -68,6 +68,8 @@ impl<'de> serde::Deserialize<'de> for AssetCode {
 pub enum AssetKind {
     Fiat,
     Stablecoin,
+    /// A chain's gas asset (ETH, POL, AVAX): the ledger books network fees in it.
+    Native,
 }
 
 /// One asset and the number of decimal places the ledger keeps for it.
@@ -89,6 +91,27 @@ pub struct TokenDeployment {
     pub chain_id: ChainId,
     pub token: EvmAddress,
     pub decimals: u8,
+}
+
+/// The gas asset of each supported chain (18 decimals on all of them).
+const NATIVE_ASSETS: &[(ChainId, &str)] = &[
+    (1, "ETH"),
+    (10, "ETH"),
+    (8453, "ETH"),
+    (42161, "ETH"),
+    (137, "POL"),
+    (43114, "AVAX"),
+    (11155111, "ETH"),
+    (84532, "ETH"),
+    (31337, "ETH"),
+];
+
+/// The code of a chain's gas asset, if Corridor knows the chain.
+pub fn native_asset_code(chain_id: ChainId) -> Option<&'static str> {
+    NATIVE_ASSETS
+        .iter()
+        .find(|(id, _)| *id == chain_id)
+        .map(|(_, code)| *code)
 }
 
 /// Every asset Corridor knows. Built once at start-up and shared read-only.
@@ -153,6 +176,15 @@ impl AssetRegistry {
                 },
             );
         }
+        for (_, code) in NATIVE_ASSETS {
+            let code = AssetCode((*code).to_owned());
+            assets.entry(code.clone()).or_insert(Asset {
+                code,
+                kind: AssetKind::Native,
+                scale: 18,
+                pegged_to: None,
+            });
+        }
         let deployments = STABLECOIN_DEPLOYMENTS
             .iter()
             .map(|(chain_id, asset, token, decimals)| TokenDeployment {
@@ -179,6 +211,13 @@ impl AssetRegistry {
             .ok()
             .and_then(|c| self.assets.get(&c))
             .ok_or_else(|| AssetError::Unknown(code.to_owned()))
+    }
+
+    /// The asset a chain charges gas in.
+    pub fn native_asset(&self, chain_id: ChainId) -> Result<&Asset, AssetError> {
+        native_asset_code(chain_id)
+            .and_then(|code| self.assets.get(&AssetCode(code.to_owned())))
+            .ok_or_else(|| AssetError::Unknown(format!("native asset of chain {chain_id}")))
     }
 
     pub fn deployment(&self, asset: &AssetCode, chain_id: ChainId) -> Result<&TokenDeployment, AssetError> {
@@ -213,6 +252,15 @@ impl AssetRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_chain_has_its_gas_asset_at_18_decimals() {
+        let r = AssetRegistry::builtin();
+        let eth = r.native_asset(8453).unwrap();
+        assert_eq!((eth.code.as_str(), eth.scale, eth.kind), ("ETH", 18, AssetKind::Native));
+        assert_eq!(r.native_asset(137).unwrap().code.as_str(), "POL");
+        assert!(r.native_asset(999).is_err());
+    }
 
     #[test]
     fn knows_fiat_minor_units_from_iso_4217() {

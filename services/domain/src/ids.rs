@@ -100,6 +100,7 @@ prefixed_id!(WebhookDeliveryId, "wd");
 prefixed_id!(PayoutId, "po");
 prefixed_id!(InvoiceId, "inv");
 prefixed_id!(BeneficiaryId, "ben");
+prefixed_id!(PayoutBatchId, "pob");
 
 #[cfg(test)]
 mod tests {

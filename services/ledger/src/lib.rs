@@ -61,10 +61,13 @@ pub enum Purpose {
     SandboxFunding,
     /// Yield earned on the float before it is distributed.
     YieldPool,
+    /// Gas the platform paid to send transactions, in the chain's native asset; an expense, so
+    /// it goes negative.
+    NetworkFees,
 }
 
 impl Purpose {
-    pub const ALL: [Purpose; 8] = [
+    pub const ALL: [Purpose; 9] = [
         Purpose::Available,
         Purpose::Reserved,
         Purpose::IncomingPending,
@@ -73,6 +76,7 @@ impl Purpose {
         Purpose::Fx,
         Purpose::SandboxFunding,
         Purpose::YieldPool,
+        Purpose::NetworkFees,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -85,6 +89,7 @@ impl Purpose {
             Purpose::Fx => "fx",
             Purpose::SandboxFunding => "sandbox_funding",
             Purpose::YieldPool => "yield_pool",
+            Purpose::NetworkFees => "network_fees",
         }
     }
 
@@ -94,7 +99,10 @@ impl Purpose {
 
     /// Accounts that mirror the outside world may go negative; a merchant's money never may.
     pub fn allows_negative(self) -> bool {
-        matches!(self, Purpose::ChainClearing | Purpose::Fx | Purpose::SandboxFunding)
+        matches!(
+            self,
+            Purpose::ChainClearing | Purpose::Fx | Purpose::SandboxFunding | Purpose::NetworkFees
+        )
     }
 }
 

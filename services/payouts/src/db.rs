@@ -88,6 +88,7 @@ pub async fn beneficiaries(
     .await
 }
 
+#[derive(Clone)]
 pub struct PayoutRow {
     pub id: Uuid,
     pub client_reference: String,
@@ -103,6 +104,10 @@ pub struct PayoutRow {
     pub failure_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub tx_hash: Option<String>,
+    pub gas_native: Option<Decimal>,
+    pub batch_id: Option<Uuid>,
+    pub batch_index: Option<i32>,
 }
 
 pub struct NewPayout<'a> {
@@ -117,6 +122,8 @@ pub struct NewPayout<'a> {
     pub fee: Decimal,
     pub purpose: &'a str,
     pub hold: HoldId,
+    /// Set for items of a payout batch.
+    pub batch: Option<(Uuid, i32)>,
 }
 
 pub async fn insert_payout(conn: &mut PgConnection, p: NewPayout<'_>) -> Result<PayoutRow, sqlx::Error> {
@@ -124,10 +131,11 @@ pub async fn insert_payout(conn: &mut PgConnection, p: NewPayout<'_>) -> Result<
         PayoutRow,
         r#"INSERT INTO payouts.payouts
                (id, merchant_id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee,
-                purpose, status, hold_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending_screening', $11)
+                purpose, status, hold_id, batch_id, batch_index)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending_screening', $11, $12, $13)
            RETURNING id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
-                     status, failure_code, failure_reason, created_at, updated_at"#,
+                     status, failure_code, failure_reason, created_at, updated_at,
+                  tx_hash, gas_native, batch_id, batch_index"#,
         p.id.as_uuid(),
         p.merchant.as_uuid(),
         p.client_reference,
@@ -139,6 +147,8 @@ pub async fn insert_payout(conn: &mut PgConnection, p: NewPayout<'_>) -> Result<
         p.fee,
         p.purpose,
         p.hold.as_uuid(),
+        p.batch.map(|b| b.0),
+        p.batch.map(|b| b.1),
     )
     .fetch_one(&mut *conn)
     .await?;
@@ -171,7 +181,8 @@ pub async fn payout(
     sqlx::query_as!(
         PayoutRow,
         r#"SELECT id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
-                  status, failure_code, failure_reason, created_at, updated_at
+                  status, failure_code, failure_reason, created_at, updated_at,
+                  tx_hash, gas_native, batch_id, batch_index
              FROM payouts.payouts WHERE id = $1 AND merchant_id = $2"#,
         id.as_uuid(),
         merchant.as_uuid(),
@@ -190,7 +201,8 @@ pub async fn payouts(
     sqlx::query_as!(
         PayoutRow,
         r#"SELECT id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
-                  status, failure_code, failure_reason, created_at, updated_at
+                  status, failure_code, failure_reason, created_at, updated_at,
+                  tx_hash, gas_native, batch_id, batch_index
              FROM payouts.payouts
             WHERE merchant_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::uuid IS NULL OR id < $3)
             ORDER BY id DESC LIMIT $4"#,
@@ -240,10 +252,281 @@ pub async fn set_status(conn: &mut PgConnection, id: PayoutId, status: &str) -> 
         PayoutRow,
         r#"UPDATE payouts.payouts SET status = $2, updated_at = now() WHERE id = $1
            RETURNING id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
-                     status, failure_code, failure_reason, created_at, updated_at"#,
+                     status, failure_code, failure_reason, created_at, updated_at,
+                  tx_hash, gas_native, batch_id, batch_index"#,
         id.as_uuid(),
         status,
     )
     .fetch_one(conn)
     .await
+}
+
+/// Records a screening or review outcome: the new status and the decision hash to attest.
+pub async fn set_decided(
+    conn: &mut PgConnection,
+    id: PayoutId,
+    status: &str,
+    decision_hash: &str,
+) -> Result<PayoutRow, sqlx::Error> {
+    sqlx::query_as!(
+        PayoutRow,
+        r#"UPDATE payouts.payouts SET status = $2, decision_hash = $3, updated_at = now() WHERE id = $1
+           RETURNING id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
+                     status, failure_code, failure_reason, created_at, updated_at,
+                     tx_hash, gas_native, batch_id, batch_index"#,
+        id.as_uuid(),
+        status,
+        decision_hash,
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// Ends a payout unsuccessfully (rejected or failed) with a stable code and a reason.
+pub async fn set_failure(
+    conn: &mut PgConnection,
+    id: PayoutId,
+    status: &str,
+    code: &str,
+    reason: &str,
+) -> Result<PayoutRow, sqlx::Error> {
+    sqlx::query_as!(
+        PayoutRow,
+        r#"UPDATE payouts.payouts SET status = $2, failure_code = $3, failure_reason = $4, updated_at = now()
+            WHERE id = $1
+           RETURNING id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
+                     status, failure_code, failure_reason, created_at, updated_at,
+                     tx_hash, gas_native, batch_id, batch_index"#,
+        id.as_uuid(),
+        status,
+        code,
+        reason,
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// The review queue: held payouts of every merchant, oldest first.
+pub async fn held_payouts(
+    conn: &mut PgConnection,
+    after: Option<PayoutId>,
+    limit: i64,
+) -> Result<Vec<PayoutRow>, sqlx::Error> {
+    sqlx::query_as!(
+        PayoutRow,
+        r#"SELECT id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
+                  status, failure_code, failure_reason, created_at, updated_at,
+                  tx_hash, gas_native, batch_id, batch_index
+             FROM payouts.payouts
+            WHERE status = 'held' AND ($1::uuid IS NULL OR id > $1)
+            ORDER BY id LIMIT $2"#,
+        after.map(|a| a.as_uuid()),
+        limit,
+    )
+    .fetch_all(conn)
+    .await
+}
+
+pub struct ReviewLock {
+    pub status: String,
+    pub hold_id: Uuid,
+    pub merchant_id: Uuid,
+    pub decision_hash: Option<String>,
+}
+
+pub async fn lock_for_review(conn: &mut PgConnection, id: PayoutId) -> Result<Option<ReviewLock>, sqlx::Error> {
+    sqlx::query_as!(
+        ReviewLock,
+        "SELECT status, hold_id, merchant_id, decision_hash FROM payouts.payouts WHERE id = $1 FOR UPDATE",
+        id.as_uuid(),
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn insert_review(
+    conn: &mut PgConnection,
+    payout: PayoutId,
+    decision: &str,
+    reviewer: Uuid,
+    reason: &str,
+    decision_hash: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"INSERT INTO payouts.reviews (payout_id, decision, reviewer, reason, decision_hash)
+           VALUES ($1, $2, $3, $4, $5)"#,
+        payout.as_uuid(),
+        decision,
+        reviewer,
+        reason,
+        decision_hash,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A payout row with what settlement needs besides the view: its merchant and hold.
+pub struct SettledRow {
+    pub payout: PayoutRow,
+    pub merchant_id: Uuid,
+    pub hold_id: Uuid,
+}
+
+struct SettledFlat {
+    id: Uuid,
+    client_reference: String,
+    beneficiary_id: Uuid,
+    asset: String,
+    chain_id: i64,
+    recipient: String,
+    amount: Decimal,
+    fee: Decimal,
+    purpose: String,
+    status: String,
+    failure_code: Option<String>,
+    failure_reason: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    tx_hash: Option<String>,
+    gas_native: Option<Decimal>,
+    batch_id: Option<Uuid>,
+    batch_index: Option<i32>,
+    merchant_id: Uuid,
+    hold_id: Uuid,
+}
+
+impl From<SettledFlat> for SettledRow {
+    fn from(f: SettledFlat) -> Self {
+        SettledRow {
+            merchant_id: f.merchant_id,
+            hold_id: f.hold_id,
+            payout: PayoutRow {
+                id: f.id,
+                client_reference: f.client_reference,
+                beneficiary_id: f.beneficiary_id,
+                asset: f.asset,
+                chain_id: f.chain_id,
+                recipient: f.recipient,
+                amount: f.amount,
+                fee: f.fee,
+                purpose: f.purpose,
+                status: f.status,
+                failure_code: f.failure_code,
+                failure_reason: f.failure_reason,
+                created_at: f.created_at,
+                updated_at: f.updated_at,
+                tx_hash: f.tx_hash,
+                gas_native: f.gas_native,
+                batch_id: f.batch_id,
+                batch_index: f.batch_index,
+            },
+        }
+    }
+}
+
+/// Ready payouts join a settlement (caller holds their row locks).
+pub async fn set_submitted(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+    settlement: Uuid,
+) -> Result<Vec<SettledRow>, sqlx::Error> {
+    let rows = sqlx::query_as!(
+        SettledFlat,
+        r#"UPDATE payouts.payouts SET status = 'submitted', settlement_id = $2, updated_at = now()
+            WHERE id = ANY($1) AND status IN ('cleared', 'approved')
+           RETURNING id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
+                     status, failure_code, failure_reason, created_at, updated_at,
+                     tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id"#,
+        ids,
+        settlement,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(SettledRow::from).collect())
+}
+
+/// Moves a settlement's payouts from one status to the next; returns those that moved, so a
+/// step replayed after a crash changes nothing twice.
+pub async fn settle_step(
+    conn: &mut PgConnection,
+    settlement: Uuid,
+    from: &str,
+    to: &str,
+    tx_hash: Option<&str>,
+) -> Result<Vec<SettledRow>, sqlx::Error> {
+    let rows = sqlx::query_as!(
+        SettledFlat,
+        r#"UPDATE payouts.payouts SET status = $3, tx_hash = COALESCE($4, tx_hash), updated_at = now()
+            WHERE settlement_id = $1 AND status = $2
+           RETURNING id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
+                     status, failure_code, failure_reason, created_at, updated_at,
+                     tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id"#,
+        settlement,
+        from,
+        to,
+        tx_hash,
+    )
+    .fetch_all(conn)
+    .await?;
+    let mut rows: Vec<SettledRow> = rows.into_iter().map(SettledRow::from).collect();
+    rows.sort_by_key(|r| r.payout.id);
+    Ok(rows)
+}
+
+/// A settlement's payouts still in flight, with their holds.
+pub async fn settlement_payouts(conn: &mut PgConnection, settlement: Uuid) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        "SELECT id, hold_id FROM payouts.payouts WHERE settlement_id = $1 AND status IN ('submitted', 'confirmed') ORDER BY id",
+        settlement,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.hold_id)).collect())
+}
+
+pub async fn fail_settled(
+    conn: &mut PgConnection,
+    id: PayoutId,
+    code: &str,
+    reason: &str,
+    tx_hash: Option<&str>,
+) -> Result<SettledRow, sqlx::Error> {
+    let row = sqlx::query_as!(
+        SettledFlat,
+        r#"UPDATE payouts.payouts
+              SET status = 'failed', failure_code = $2, failure_reason = $3, tx_hash = COALESCE($4, tx_hash), updated_at = now()
+            WHERE id = $1
+           RETURNING id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
+                     status, failure_code, failure_reason, created_at, updated_at,
+                     tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id"#,
+        id.as_uuid(),
+        code,
+        reason,
+        tx_hash,
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(row.into())
+}
+
+/// Each payout of a settlement shows `share` of its gas; the first (by id) also the remainder.
+pub async fn set_gas_shares(
+    conn: &mut PgConnection,
+    settlement: Uuid,
+    share: Decimal,
+    remainder: Decimal,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"UPDATE payouts.payouts p
+              SET gas_native = $2::numeric + CASE WHEN p.id = (SELECT id FROM payouts.payouts WHERE settlement_id = $1 ORDER BY id LIMIT 1)
+                                                 THEN $3::numeric ELSE 0 END
+            WHERE p.settlement_id = $1"#,
+        settlement,
+        share,
+        remainder,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }

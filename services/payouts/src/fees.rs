@@ -23,6 +23,7 @@ mod tests {
             cooling_off: Duration::ZERO,
             fee_bps: bps,
             fee_fixed: fixed.parse().unwrap(),
+            review_threshold: 10_000.into(),
         }
     }
 

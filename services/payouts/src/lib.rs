@@ -1,28 +1,71 @@
-//! SMB payouts (issue #4): the beneficiary address book and `POST /v1/payouts`, which reserves
-//! the amount plus fee in the ledger in the same transaction that records the payout and its
-//! `payout.created` event.
+//! SMB payouts (issue #4): the beneficiary address book, `POST /v1/payouts`, which reserves the
+//! amount plus fee in the ledger in the same transaction that records the payout and its
+//! `payout.created` event, the screening step, compliance review, and settlement through the
+//! PayoutRouter with the chain's answer booked back in the ledger.
 //!
-//! Status: beneficiaries, payout creation, reading and listing are built. Screening, settlement
-//! through the PayoutRouter, batches, quotes and mandates are not yet (see README).
+//! Status: see the README's status table; quotes, mandates and CSV export are not built yet.
 
 pub mod beneficiaries;
 mod db;
 pub mod fees;
 pub mod payouts;
+pub mod review;
+pub mod screening;
+pub mod settlement;
 
-use corridor_platform::{
-    AppState,
-    service::{Service, no_jobs},
-};
+use corridor_platform::{AppState, service::Service};
+use settlement::{SettlementConfig, Settler};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub const NAME: &str = "payouts";
 
-pub fn service() -> Service {
+/// Payouts screened per round.
+const SCREEN_PER_ROUND_MAX: i64 = 500;
+const SCREEN_POLL: Duration = Duration::from_millis(250);
+
+/// The payouts service. Without a settlement configuration (no chain, router or compliance key)
+/// payouts are created, screened and reviewed, and wait in `cleared` until one is configured.
+pub fn service(settlement: Option<SettlementConfig>) -> Service {
     Service {
         name: NAME,
         routes,
-        spawn_jobs: no_jobs(),
+        spawn_jobs: Box::new(move |state: AppState, shutdown: CancellationToken| {
+            let mut jobs = vec![tokio::spawn(screen_loop(state.clone(), shutdown.clone()))];
+            if let Some(config) = settlement.clone() {
+                let settler = Settler::new(state.pool().clone(), state.registry().clone(), config);
+                jobs.push(tokio::spawn(settler.run(shutdown)));
+            }
+            jobs
+        }),
+    }
+}
+
+async fn screen_loop(state: AppState, shutdown: CancellationToken) {
+    loop {
+        let round = screening::screen_pending(
+            state.pool(),
+            &state.config().payouts,
+            state.registry(),
+            SCREEN_PER_ROUND_MAX,
+        )
+        .await;
+        let busy = match round {
+            Ok(r) => r.cleared + r.held + r.blocked == SCREEN_PER_ROUND_MAX as u64,
+            Err(e) => {
+                tracing::error!(error = %e, "payout screening round failed; retrying");
+                false
+            }
+        };
+        if !busy {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(SCREEN_POLL) => {}
+            }
+        } else if shutdown.is_cancelled() {
+            return;
+        }
     }
 }
 
@@ -36,5 +79,7 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         .routes(routes!(payouts::create_payout, payouts::list_payouts))
         .routes(routes!(payouts::get_payout))
         .routes(routes!(payouts::cancel_payout))
+        .routes(routes!(review::list_held))
+        .routes(routes!(review::review_payout))
         .with_state(state)
 }

@@ -13,7 +13,7 @@ use axum::{
 use chrono::{DateTime, Utc};
 use corridor_domain::{
     EvmAddress, Money,
-    ids::{BeneficiaryId, HoldId, MerchantId, PayoutId},
+    ids::{BeneficiaryId, HoldId, MerchantId, PayoutBatchId, PayoutId},
 };
 use corridor_platform::{
     ApiError, ApiJson, ApiQuery, AppState,
@@ -48,7 +48,7 @@ pub struct CreatePayout {
     pub quote_id: Option<String>,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TimelineEvent {
     pub status: String,
     pub at: DateTime<Utc>,
@@ -56,13 +56,29 @@ pub struct TimelineEvent {
     pub detail: serde_json::Value,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Failure {
     pub code: String,
     pub reason: String,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+/// What the platform paid the network to send a payout (its share of the batch transaction).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct NetworkFee {
+    #[schema(example = "ETH")]
+    pub asset: String,
+    pub amount: String,
+}
+
+/// Where a payout sits in the batch request that created it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct BatchRef {
+    #[schema(value_type = String, example = "pob_0190...")]
+    pub id: PayoutBatchId,
+    pub index: i32,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PayoutView {
     #[schema(value_type = String, example = "po_0190...")]
     pub id: PayoutId,
@@ -84,6 +100,11 @@ pub struct PayoutView {
     pub recipient: String,
     pub purpose: String,
     pub failure: Option<Failure>,
+    /// The transaction that paid it, once mined.
+    pub tx_hash: Option<String>,
+    /// Gas, paid by the platform (not charged to the balance); known once mined.
+    pub network_fee: Option<NetworkFee>,
+    pub batch: Option<BatchRef>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Present on single-payout reads.
@@ -114,6 +135,17 @@ impl From<PayoutRow> for PayoutView {
             recipient,
             purpose: r.purpose,
             failure,
+            tx_hash: r.tx_hash,
+            network_fee: r.gas_native.map(|amount| NetworkFee {
+                asset: corridor_domain::asset::native_asset_code(r.chain_id as u64)
+                    .unwrap_or("native")
+                    .to_owned(),
+                amount: amount.normalize().to_string(),
+            }),
+            batch: r.batch_id.zip(r.batch_index).map(|(id, index)| BatchRef {
+                id: PayoutBatchId::from_uuid(id),
+                index,
+            }),
             created_at: r.created_at,
             updated_at: r.updated_at,
             timeline: None,
@@ -271,6 +303,7 @@ async fn create(
             fee: p.fee.amount(),
             purpose: &p.purpose,
             hold,
+            batch: None,
         },
     )
     .await

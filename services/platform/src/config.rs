@@ -54,6 +54,8 @@ pub struct PayoutPolicy {
     /// plus a fixed amount in the payout's asset.
     pub fee_bps: u32,
     pub fee_fixed: rust_decimal::Decimal,
+    /// Screening holds a payout of at least this amount (in units of the asset) for review.
+    pub review_threshold: rust_decimal::Decimal,
 }
 
 /// Every environment variable the binary reads. deploy/ manifests are checked against this list.
@@ -76,6 +78,7 @@ pub const ENV_KEYS: &[&str] = &[
     "CORRIDOR_PAYOUT_COOLING_OFF_SECS",
     "CORRIDOR_PAYOUT_FEE_BPS",
     "CORRIDOR_PAYOUT_FEE_FIXED",
+    "CORRIDOR_PAYOUT_REVIEW_THRESHOLD",
 ];
 
 pub const DEV_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/corridor";
@@ -169,7 +172,14 @@ impl Config {
             )?),
             fee_bps: parse(&get, "CORRIDOR_PAYOUT_FEE_BPS", "0")?,
             fee_fixed: parse(&get, "CORRIDOR_PAYOUT_FEE_FIXED", "0")?,
+            review_threshold: parse(&get, "CORRIDOR_PAYOUT_REVIEW_THRESHOLD", "10000")?,
         };
+        if !payouts.review_threshold.is_sign_positive() || payouts.review_threshold.is_zero() {
+            return Err(err(
+                "CORRIDOR_PAYOUT_REVIEW_THRESHOLD",
+                "must be a positive decimal".into(),
+            ));
+        }
         if payouts.fee_bps > 1_000 {
             return Err(err("CORRIDOR_PAYOUT_FEE_BPS", "must be at most 1000 (10 %)".into()));
         }

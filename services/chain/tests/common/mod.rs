@@ -2,14 +2,13 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use alloy::{
-    network::EthereumWallet,
     primitives::{Address, U256},
     providers::{DynProvider, Provider, ProviderBuilder, ext::AnvilApi},
     sol_types::SolCall,
 };
 use corridor_chain::{
     bindings::TestStablecoin,
-    local::{self, DevKeys, LocalDeployment, Mining},
+    local::{self, DevKeys, LocalDeployment},
     signer::LocalKeySigner,
     store::{self, hex_lower},
     submitter::{Submitter, SubmitterConfig},
@@ -28,18 +27,16 @@ pub struct Chain {
 pub async fn chain() -> Chain {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let anvil = local::spawn_anvil_with(&root, None, Mining::Manual).expect("anvil (run npm ci in contracts/)");
-    let keys = DevKeys::from_anvil(&anvil);
-    let provider = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(keys.deployer.clone()))
-        .connect_http(anvil.endpoint_url())
-        .erased();
-    // Deploy with automatic blocks, then switch to manual mining for the test itself.
-    provider.anvil_set_auto_mine(true).await.unwrap();
-    let deployment = local::deploy(anvil.endpoint_url(), &keys, U256::from(10u64.pow(12)))
+    let local::LocalChain {
+        anvil,
+        provider,
+        keys,
+        deployment,
+    } = local::LocalChain::start_manual(&root, U256::from(10u64.pow(12)))
         .await
-        .unwrap();
+        .expect("anvil (run npm ci in contracts/)");
     // The submitter's own float for plain ERC-20 transfers.
+    provider.anvil_set_auto_mine(true).await.unwrap();
     let usdc = TestStablecoin::new(deployment.usdc, &provider);
     usdc.mint(keys.submitter.address(), U256::from(10u64.pow(12)))
         .send()

@@ -1,0 +1,274 @@
+//! The screening step every payout passes before anything is signed for it.
+//!
+//! Until the compliance service (issue #6) screens names and addresses against sanctions lists,
+//! this interim screener applies two rules and records its decision like the real one will: a
+//! row in `payouts.screenings` with the rules that fired and a hash of the decision record,
+//! which the settlement binds into the attestation the PayoutRouter checks.
+
+use crate::{db, payouts::PayoutView};
+use alloy_primitives::keccak256;
+use corridor_domain::{
+    AssetRegistry,
+    ids::{HoldId, MerchantId, PayoutId},
+};
+use corridor_platform::config::PayoutPolicy;
+use corridor_store::{StoreError, ledger, outbox};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+pub const SCREENER: &str = "interim-rules/1";
+
+/// FATF Recommendation 16's de minimis threshold (USD/EUR 1,000): at or above it the
+/// beneficiary's identity must travel with the transfer.
+pub const TRAVEL_RULE_THRESHOLD: Decimal = Decimal::from_parts(1_000, 0, 0, false, 0);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Cleared,
+    Held,
+    /// A hit that forbids the transfer. The interim rules never block; the compliance service's
+    /// list screening will.
+    Blocked,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Cleared => "cleared",
+            Decision::Held => "held",
+            Decision::Blocked => "blocked",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reason {
+    pub rule: &'static str,
+    pub detail: String,
+}
+
+/// What the screener needs to know about one payout.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    pub amount: Decimal,
+    pub asset: String,
+    pub has_travel_rule_data: bool,
+}
+
+/// The interim rules. Pure, so every rule has a unit test.
+pub fn screen(subject: &Subject, policy: &PayoutPolicy) -> (Decision, Vec<Reason>) {
+    let mut reasons = Vec::new();
+    if subject.amount >= policy.review_threshold {
+        reasons.push(Reason {
+            rule: "amount_review_threshold",
+            detail: format!(
+                "{} {} is at or above the review threshold of {}",
+                subject.amount, subject.asset, policy.review_threshold
+            ),
+        });
+    }
+    if subject.amount >= TRAVEL_RULE_THRESHOLD && !subject.has_travel_rule_data {
+        reasons.push(Reason {
+            rule: "travel_rule_data_missing",
+            detail: format!(
+                "{} {} is at or above {TRAVEL_RULE_THRESHOLD} and the beneficiary has no travel-rule identity data",
+                subject.amount, subject.asset
+            ),
+        });
+    }
+    let decision = if reasons.is_empty() {
+        Decision::Cleared
+    } else {
+        Decision::Held
+    };
+    (decision, reasons)
+}
+
+/// The record a decision hash commits to; field order is fixed, so its JSON is canonical.
+#[derive(Serialize)]
+struct DecisionRecord<'a> {
+    payout_id: String,
+    decision: &'a str,
+    by: &'a str,
+    reasons: &'a serde_json::Value,
+}
+
+/// keccak256 of the canonical decision record, as 0x-hex.
+pub fn decision_hash(payout: PayoutId, decision: &str, by: &str, reasons: &serde_json::Value) -> String {
+    let record = DecisionRecord {
+        payout_id: payout.to_string(),
+        decision,
+        by,
+        reasons,
+    };
+    let bytes = serde_json::to_vec(&record).expect("a decision record always serializes");
+    format!("{:#x}", keccak256(bytes))
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ScreenReport {
+    pub cleared: u64,
+    pub held: u64,
+    pub blocked: u64,
+}
+
+/// Screens up to `limit` payouts waiting for it, in one transaction: decision row, status,
+/// timeline, and `payout.held` / `payout.rejected` events. A blocked payout is rejected and its
+/// hold released in the same transaction.
+pub async fn screen_pending(
+    pool: &PgPool,
+    policy: &PayoutPolicy,
+    registry: &AssetRegistry,
+    limit: i64,
+) -> Result<ScreenReport, StoreError> {
+    let mut tx = pool.begin().await?;
+    let waiting = sqlx::query!(
+        r#"SELECT p.id, p.merchant_id, p.amount, p.asset, p.hold_id, b.travel_rule IS NOT NULL AS "has_travel_rule!"
+             FROM payouts.payouts p JOIN payouts.beneficiaries b ON b.id = p.beneficiary_id
+            WHERE p.status = 'pending_screening'
+            ORDER BY p.created_at, p.id LIMIT $1
+            FOR UPDATE OF p SKIP LOCKED"#,
+        limit,
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut report = ScreenReport::default();
+    for row in waiting {
+        let id = PayoutId::from_uuid(row.id);
+        let subject = Subject {
+            amount: row.amount,
+            asset: row.asset,
+            has_travel_rule_data: row.has_travel_rule,
+        };
+        let (decision, reasons) = screen(&subject, policy);
+        let reasons = serde_json::to_value(&reasons).expect("reasons serialize");
+        let hash = decision_hash(id, decision.as_str(), SCREENER, &reasons);
+        record(&mut tx, id, decision, &reasons, &hash).await?;
+        let merchant = MerchantId::from_uuid(row.merchant_id);
+        let detail = serde_json::json!({ "decision": decision.as_str(), "screener": SCREENER, "reasons": reasons, "decision_hash": hash });
+        match decision {
+            Decision::Cleared => {
+                db::set_decided(&mut tx, id, "cleared", &hash).await?;
+                db::append_timeline(&mut tx, id, "screened", &detail).await?;
+                report.cleared += 1;
+            }
+            Decision::Held => {
+                let row = db::set_decided(&mut tx, id, "held", &hash).await?;
+                db::append_timeline(&mut tx, id, "screened", &detail).await?;
+                emit(&mut tx, merchant, "payout.held", row.into()).await?;
+                report.held += 1;
+            }
+            Decision::Blocked => {
+                ledger::void_hold(
+                    &mut tx,
+                    HoldId::from_uuid(row.hold_id),
+                    &format!("payout {id} blocked by screening"),
+                    registry,
+                )
+                .await?;
+                db::set_decided(&mut tx, id, "rejected", &hash).await?;
+                let row = db::set_failure(
+                    &mut tx,
+                    id,
+                    "rejected",
+                    "screening_blocked",
+                    "screening blocked this payout",
+                )
+                .await?;
+                db::append_timeline(&mut tx, id, "screened", &detail).await?;
+                emit(&mut tx, merchant, "payout.rejected", row.into()).await?;
+                report.blocked += 1;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(report)
+}
+
+async fn record(
+    conn: &mut PgConnection,
+    payout: PayoutId,
+    decision: Decision,
+    reasons: &serde_json::Value,
+    hash: &str,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        r#"INSERT INTO payouts.screenings (id, payout_id, decision, screener, reasons, decision_hash)
+           VALUES ($1, $2, $3, $4, $5, $6)"#,
+        Uuid::now_v7(),
+        payout.as_uuid(),
+        decision.as_str(),
+        SCREENER,
+        reasons,
+        hash,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes a payout event for the merchant's webhooks.
+pub(crate) async fn emit(
+    conn: &mut PgConnection,
+    merchant: MerchantId,
+    event: &str,
+    view: PayoutView,
+) -> Result<(), StoreError> {
+    let payload = serde_json::to_value(&view).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    outbox::enqueue(conn, Some(merchant), event, &payload).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn policy() -> PayoutPolicy {
+        PayoutPolicy {
+            cooling_off: Duration::ZERO,
+            fee_bps: 0,
+            fee_fixed: Decimal::ZERO,
+            review_threshold: Decimal::from(10_000),
+        }
+    }
+
+    fn subject(amount: &str, travel: bool) -> Subject {
+        Subject {
+            amount: amount.parse().unwrap(),
+            asset: "USDC".into(),
+            has_travel_rule_data: travel,
+        }
+    }
+
+    #[test]
+    fn small_payouts_clear_and_the_thresholds_are_inclusive() {
+        assert_eq!(screen(&subject("999.999999", false), &policy()).0, Decision::Cleared);
+        let (d, r) = screen(&subject("1000", false), &policy());
+        assert_eq!((d, r[0].rule), (Decision::Held, "travel_rule_data_missing"));
+        assert_eq!(screen(&subject("1000", true), &policy()).0, Decision::Cleared);
+        let (d, r) = screen(&subject("10000", true), &policy());
+        assert_eq!((d, r.len(), r[0].rule), (Decision::Held, 1, "amount_review_threshold"));
+        assert_eq!(
+            screen(&subject("10000", false), &policy()).1.len(),
+            2,
+            "both rules are recorded"
+        );
+    }
+
+    #[test]
+    fn the_decision_hash_commits_to_every_field() {
+        let id = PayoutId::new();
+        let reasons = serde_json::json!([]);
+        let h = decision_hash(id, "cleared", SCREENER, &reasons);
+        assert_eq!(h.len(), 66);
+        assert_eq!(h, decision_hash(id, "cleared", SCREENER, &reasons));
+        assert_ne!(h, decision_hash(id, "held", SCREENER, &reasons));
+        assert_ne!(h, decision_hash(PayoutId::new(), "cleared", SCREENER, &reasons));
+        assert_ne!(h, decision_hash(id, "cleared", "someone", &reasons));
+        assert_ne!(h, decision_hash(id, "cleared", SCREENER, &serde_json::json!([1])));
+    }
+}

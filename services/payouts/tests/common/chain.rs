@@ -1,0 +1,114 @@
+//! A real anvil with the Corridor contracts, and the chain-side jobs a settlement needs, driven
+//! round by round (manual mining: every block is made by the test, never waited for).
+
+use alloy::{
+    primitives::{Address, U256},
+    providers::{DynProvider, ext::AnvilApi},
+};
+use corridor_chain::{
+    bindings::TestStablecoin,
+    config::Finality,
+    local::{self, DevKeys, LocalDeployment},
+    signer::LocalKeySigner,
+    submitter::{Submitter, SubmitterConfig},
+    watcher::{Watcher, WatcherConfig},
+};
+use corridor_domain::{AssetCode, AssetRegistry, EvmAddress, TokenDeployment};
+use corridor_payouts::settlement::{SettlementConfig, Settler};
+use sqlx::PgPool;
+use std::{path::Path, sync::Arc};
+
+pub const LOCAL: u64 = 31337;
+pub const FINALITY_DEPTH: u64 = 2;
+
+pub struct Chain {
+    pub anvil: alloy::node_bindings::AnvilInstance,
+    pub provider: DynProvider,
+    pub keys: DevKeys,
+    pub deployment: LocalDeployment,
+}
+
+impl Chain {
+    pub async fn start() -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let local::LocalChain {
+            anvil,
+            provider,
+            keys,
+            deployment,
+        } = local::LocalChain::start_manual(&root, U256::from(10u64.pow(12)))
+            .await
+            .expect("anvil (run npm ci in contracts/)");
+        Chain {
+            anvil,
+            provider,
+            keys,
+            deployment,
+        }
+    }
+
+    /// The built-in registry plus this chain's test USDC.
+    pub fn registry(&self) -> AssetRegistry {
+        AssetRegistry::builtin()
+            .with_deployment(TokenDeployment {
+                asset: AssetCode::parse("USDC").unwrap(),
+                chain_id: LOCAL,
+                token: EvmAddress::from_alloy(self.deployment.usdc),
+                decimals: 6,
+            })
+            .unwrap()
+    }
+
+    pub async fn submitter(&self, pool: &PgPool) -> Submitter {
+        let signer = Arc::new(LocalKeySigner::new(self.keys.submitter.clone()));
+        Submitter::new(pool.clone(), self.provider.clone(), signer, SubmitterConfig::new(LOCAL))
+            .await
+            .unwrap()
+    }
+
+    pub fn watcher(&self, pool: &PgPool) -> Watcher {
+        Watcher::new(
+            pool.clone(),
+            self.provider.clone(),
+            WatcherConfig::new(LOCAL, Finality::Depth(FINALITY_DEPTH)),
+        )
+    }
+
+    pub fn settler(&self, pool: &PgPool, registry: AssetRegistry) -> Settler {
+        let attester = Arc::new(LocalKeySigner::new(self.keys.compliance.clone()));
+        let config = SettlementConfig::new(
+            LOCAL,
+            self.deployment.payout_router,
+            self.keys.submitter.address(),
+            attester,
+        );
+        Settler::new(pool.clone(), registry, config)
+    }
+
+    pub async fn mine(&self, blocks: u64) {
+        self.provider.anvil_mine(Some(blocks), None).await.unwrap();
+    }
+
+    pub async fn usdc_balance(&self, who: Address) -> U256 {
+        TestStablecoin::new(self.deployment.usdc, &self.provider)
+            .balanceOf(who)
+            .call()
+            .await
+            .unwrap()
+    }
+
+    /// Sets the test token's blacklist flag for `who` (as its owner, like USDC's blacklister).
+    pub async fn blacklist(&self, who: Address) {
+        self.provider.anvil_set_auto_mine(true).await.unwrap();
+        TestStablecoin::new(self.deployment.usdc, &self.provider)
+            .blacklist(who)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        self.provider.anvil_set_auto_mine(false).await.unwrap();
+    }
+}

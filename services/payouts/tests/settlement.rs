@@ -1,0 +1,229 @@
+//! Payouts end to end against real Postgres and a real anvil: screening, attestation, the
+//! submitter, the watcher, and the ledger at finality or failure.
+
+mod common;
+
+use alloy::primitives::{Address, B256, U256};
+use axum::http::{Method, StatusCode};
+use common::{chain::Chain, *};
+use corridor_chain::{bindings::PayoutRouter, submitter::Submitter, watcher::Watcher};
+use corridor_payouts::{screening, settlement::Settler};
+use corridor_store::ledger;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+fn recipient(i: u64) -> Address {
+    Address::from_word(B256::from(U256::from(0x2000_0000u64 + i)))
+}
+
+fn inline_payout(reference: &str, amount: &str, to: Address) -> Value {
+    json!({ "client_reference": reference, "amount": amount, "asset": "USDC", "chain_id": chain::LOCAL,
+            "purpose": "Invoice 42",
+            "beneficiary": { "kind": "business", "name": "Lagos Textiles Ltd", "country": "NG",
+                             "chain_id": chain::LOCAL, "address": format!("{to:#x}") } })
+}
+
+struct Pipeline<'a> {
+    app: &'a App,
+    chain: &'a Chain,
+    submitter: Submitter,
+    watcher: Watcher,
+    settler: Settler,
+}
+
+impl<'a> Pipeline<'a> {
+    async fn new(app: &'a App, chain: &'a Chain) -> Self {
+        let mut conn = app.pool.acquire().await.unwrap();
+        corridor_chain::watcher::watch_contract(
+            &mut conn,
+            chain::LOCAL,
+            chain.deployment.payout_router,
+            "payout_router",
+        )
+        .await
+        .unwrap();
+        let watcher = chain.watcher(&app.pool);
+        // The watcher follows from the head it first sees; start it before anything is sent.
+        watcher.tick().await.unwrap();
+        Pipeline {
+            app,
+            chain,
+            submitter: chain.submitter(&app.pool).await,
+            watcher,
+            settler: chain.settler(&app.pool, app.state.registry().clone()),
+        }
+    }
+
+    async fn screen(&self) -> screening::ScreenReport {
+        let state = &self.app.state;
+        screening::screen_pending(&self.app.pool, &state.config().payouts, state.registry(), 1_000)
+            .await
+            .unwrap()
+    }
+
+    /// Settles what is ready: attest and queue, sign and send, mine, receipts, finality.
+    /// Returns the number of payouts that reached `completed` or `failed`.
+    async fn settle(&self) -> (u64, u64) {
+        let queued = self.settler.settle_ready().await.unwrap();
+        assert!(queued.settlements > 0, "something was ready to settle");
+        self.submitter.tick().await.unwrap();
+        self.chain.mine(1).await;
+        self.submitter.tick().await.unwrap();
+        let mined = self.settler.follow().await.unwrap();
+        self.chain.mine(chain::FINALITY_DEPTH).await;
+        self.watcher.tick().await.unwrap();
+        let last = self.settler.follow().await.unwrap();
+        (mined.completed + last.completed, mined.failed + last.failed)
+    }
+}
+
+async fn payout(app: &App, key: &str, id: &str) -> Value {
+    let res = app
+        .send(Method::GET, &format!("/v1/payouts/{id}"), key, None, None)
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    res.body
+}
+
+async fn events(app: &App, payout: &str) -> Vec<String> {
+    sqlx::query_scalar("SELECT event_type FROM platform.outbox WHERE payload->>'id' = $1 ORDER BY id")
+        .bind(payout)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap()
+}
+
+async fn platform_balance(app: &App, asset: &str, purpose: &str) -> String {
+    let b: Option<rust_decimal::Decimal> = sqlx::query_scalar(
+        "SELECT balance FROM ledger.accounts WHERE owner_kind = 'platform' AND asset = $1 AND purpose = $2",
+    )
+    .bind(asset)
+    .bind(purpose)
+    .fetch_optional(&app.pool)
+    .await
+    .unwrap();
+    b.unwrap_or_default().normalize().to_string()
+}
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn a_payout_is_screened_attested_sent_once_and_posted_at_finality(pool: PgPool) {
+    let chain = Chain::start().await;
+    let app = App::with_registry(pool, &[("CORRIDOR_PAYOUT_FEE_BPS", "10")], chain.registry()).await;
+    let (merchant, key) = app.merchant("1000").await;
+    let to = recipient(1);
+    let res = app.pay(&key, "k1", inline_payout("inv-1", "100", to)).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let id = res.body["id"].as_str().unwrap().to_owned();
+    let p = Pipeline::new(&app, &chain).await;
+
+    assert_eq!(p.screen().await.cleared, 1);
+    assert_eq!(p.settle().await, (1, 0));
+
+    let view = payout(&app, &key, &id).await;
+    assert_eq!(view["status"], "completed", "{view}");
+    let steps: Vec<&str> = view["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["pending_screening", "screened", "signed", "mined", "final"]);
+    let tx_hash = view["tx_hash"].as_str().unwrap();
+    assert_eq!(tx_hash.len(), 66);
+    assert_eq!(view["network_fee"]["asset"], "ETH");
+    assert!(view["network_fee"]["amount"].as_str().unwrap().parse::<f64>().unwrap() > 0.0);
+
+    // Exactly once on chain: the recipient got the amount, the attestation nonce is spent, and
+    // the router recorded this payout id once.
+    assert_eq!(chain.usdc_balance(to).await, U256::from(100_000_000u64));
+    let router = PayoutRouter::new(chain.deployment.payout_router, &chain.provider);
+    assert!(router.nonceUsed(U256::from(1u64)).call().await.unwrap());
+    let uuid = corridor_domain::ids::PayoutId::parse(&id).unwrap().as_uuid();
+    let records: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM chain.observations WHERE kind = 'payout_executed' AND fields->>'payout_id' = $1",
+    )
+    .bind(format!("0x{}", uuid.simple()))
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(records, 1);
+
+    // The ledger: amount + fee left the merchant, the fee is the platform's, gas is booked.
+    assert_eq!(app.balances(merchant).await, ("899.9".to_owned(), "0".to_owned()));
+    assert_eq!(platform_balance(&app, "USDC", "platform_fees").await, "0.1");
+    assert_eq!(platform_balance(&app, "USDC", "chain_clearing").await, "100");
+    assert!(platform_balance(&app, "ETH", "network_fees").await.starts_with('-'));
+    let mut conn = app.pool.acquire().await.unwrap();
+    assert!(ledger::check(&mut conn).await.unwrap().is_consistent());
+    assert_eq!(
+        events(&app, &id).await,
+        [
+            "payout.created",
+            "payout.submitted",
+            "payout.confirmed",
+            "payout.completed"
+        ]
+    );
+
+    // Following again changes nothing: no second posting, no second event.
+    let again = p.settler.follow().await.unwrap();
+    assert_eq!((again.confirmed, again.completed, again.failed), (0, 0, 0));
+    assert_eq!(
+        app.count("SELECT count(*) FROM ledger.entries WHERE kind = 'hold_posted'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM ledger.entries WHERE kind = 'network_fee'")
+            .await,
+        1
+    );
+    assert!(p.settler.settle_ready().await.unwrap().settlements == 0);
+}
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn a_reverted_transfer_releases_the_hold_exactly_once_and_says_why(pool: PgPool) {
+    let chain = Chain::start().await;
+    let app = App::with_registry(pool, &[("CORRIDOR_PAYOUT_FEE_BPS", "10")], chain.registry()).await;
+    let (merchant, key) = app.merchant("1000").await;
+    let to = recipient(2);
+    chain.blacklist(to).await;
+    let res = app.pay(&key, "k1", inline_payout("inv-2", "100", to)).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let id = res.body["id"].as_str().unwrap().to_owned();
+    let p = Pipeline::new(&app, &chain).await;
+    assert_eq!(app.balances(merchant).await, ("899.9".to_owned(), "100.1".to_owned()));
+
+    p.screen().await;
+    assert_eq!(p.settle().await, (0, 1));
+
+    let view = payout(&app, &key, &id).await;
+    assert_eq!(view["status"], "failed", "{view}");
+    assert_eq!(view["failure"]["code"], "transfer_failed");
+    let reason = view["failure"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("AccountBlacklisted"),
+        "the merchant is told why: {reason}"
+    );
+    assert_eq!(app.balances(merchant).await, ("1000".to_owned(), "0".to_owned()));
+    assert_eq!(chain.usdc_balance(to).await, U256::ZERO);
+    assert_eq!(
+        events(&app, &id).await,
+        ["payout.created", "payout.submitted", "payout.failed"]
+    );
+    // Exactly once: following again voids nothing more; the reverted gas is still booked.
+    let again = p.settler.follow().await.unwrap();
+    assert_eq!(again.failed, 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM ledger.entries WHERE kind = 'hold_voided'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM ledger.entries WHERE kind = 'network_fee'")
+            .await,
+        1
+    );
+    let mut conn = app.pool.acquire().await.unwrap();
+    assert!(ledger::check(&mut conn).await.unwrap().is_consistent());
+}
