@@ -67,6 +67,8 @@ CREATE TABLE payouts.batches (
     merchant_id  UUID NOT NULL REFERENCES platform.merchants (id),
     item_count   INT NOT NULL CHECK (item_count BETWEEN 1 AND 1000),
     accepted     INT NOT NULL CHECK (accepted >= 0),
+    -- Items refused under partial acceptance: [{index, code, detail}].
+    rejected     JSONB NOT NULL DEFAULT '[]',
     created_at   TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 

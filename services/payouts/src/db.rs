@@ -1,7 +1,7 @@
 //! SQL for the `payouts` schema. Every function runs in the caller's connection or transaction.
 
 use chrono::{DateTime, Utc};
-use corridor_domain::ids::{BeneficiaryId, HoldId, MerchantId, PayoutId};
+use corridor_domain::ids::{BeneficiaryId, HoldId, MerchantId, PayoutBatchId, PayoutId};
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -529,4 +529,73 @@ pub async fn set_gas_shares(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+pub async fn insert_batch(
+    conn: &mut PgConnection,
+    id: PayoutBatchId,
+    merchant: MerchantId,
+    item_count: i32,
+) -> Result<DateTime<Utc>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "INSERT INTO payouts.batches (id, merchant_id, item_count, accepted) VALUES ($1, $2, $3, 0) RETURNING created_at",
+        id.as_uuid(),
+        merchant.as_uuid(),
+        item_count,
+    )
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn finish_batch(
+    conn: &mut PgConnection,
+    id: PayoutBatchId,
+    accepted: i32,
+    rejected: &serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE payouts.batches SET accepted = $2, rejected = $3 WHERE id = $1",
+        id.as_uuid(),
+        accepted,
+        rejected,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub struct BatchRow {
+    pub item_count: i32,
+    pub accepted: i32,
+    pub rejected: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn batch(
+    conn: &mut PgConnection,
+    merchant: MerchantId,
+    id: PayoutBatchId,
+) -> Result<Option<BatchRow>, sqlx::Error> {
+    sqlx::query_as!(
+        BatchRow,
+        "SELECT item_count, accepted, rejected, created_at FROM payouts.batches WHERE id = $1 AND merchant_id = $2",
+        id.as_uuid(),
+        merchant.as_uuid(),
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// A batch's payouts (at most 1,000 by the batch limit), in item order.
+pub async fn batch_payouts(conn: &mut PgConnection, id: PayoutBatchId) -> Result<Vec<PayoutRow>, sqlx::Error> {
+    sqlx::query_as!(
+        PayoutRow,
+        r#"SELECT id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
+                  status, failure_code, failure_reason, created_at, updated_at,
+                  tx_hash, gas_native, batch_id, batch_index
+             FROM payouts.payouts WHERE batch_id = $1 ORDER BY batch_index"#,
+        id.as_uuid(),
+    )
+    .fetch_all(conn)
+    .await
 }

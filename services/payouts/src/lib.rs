@@ -5,6 +5,7 @@
 //!
 //! Status: see the README's status table; quotes, mandates and CSV export are not built yet.
 
+pub mod batches;
 pub mod beneficiaries;
 mod db;
 pub mod fees;
@@ -79,6 +80,8 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         .routes(routes!(payouts::create_payout, payouts::list_payouts))
         .routes(routes!(payouts::get_payout))
         .routes(routes!(payouts::cancel_payout))
+        .routes(routes!(batches::create_batch))
+        .routes(routes!(batches::get_batch))
         .routes(routes!(review::list_held))
         .routes(routes!(review::review_payout))
         .with_state(state)

@@ -159,8 +159,8 @@ enum Payee {
 }
 
 /// A payout request parsed at the edge.
-struct ValidPayout {
-    client_reference: String,
+pub(crate) struct ValidPayout {
+    pub(crate) client_reference: String,
     amount: Money,
     fee: Money,
     chain_id: u64,
@@ -168,7 +168,7 @@ struct ValidPayout {
     purpose: String,
 }
 
-fn validate(state: &AppState, req: CreatePayout) -> Result<ValidPayout, ApiError> {
+pub(crate) fn validate(state: &AppState, req: CreatePayout) -> Result<ValidPayout, ApiError> {
     let reference = req.client_reference.trim();
     if reference.is_empty() || reference.len() > 100 || reference.chars().any(char::is_control) {
         return Err(ApiError::unprocessable(
@@ -248,17 +248,18 @@ pub async fn create_payout(
         Begin::Proceed(claimed) => claimed,
     };
     let mut tx = state.pool().begin().await.map_err(ApiError::internal)?;
-    let outcome = create(&mut tx, &state, auth.merchant_id, valid)
+    let outcome = create(&mut tx, &state, auth.merchant_id, valid, None)
         .await
         .map(|p| (StatusCode::CREATED, p));
     claimed.finish(tx, outcome).await
 }
 
-async fn create(
+pub(crate) async fn create(
     conn: &mut PgConnection,
     state: &AppState,
     merchant: MerchantId,
     p: ValidPayout,
+    batch: Option<(uuid::Uuid, i32)>,
 ) -> Result<PayoutView, ApiError> {
     let beneficiary = match &p.payee {
         Payee::Existing(id) => db::beneficiary(conn, merchant, *id)
@@ -303,7 +304,7 @@ async fn create(
             fee: p.fee.amount(),
             purpose: &p.purpose,
             hold,
-            batch: None,
+            batch,
         },
     )
     .await

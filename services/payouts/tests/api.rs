@@ -306,3 +306,193 @@ async fn canceling_releases_the_hold_exactly_once(pool: PgPool) {
         .problem(StatusCode::CONFLICT, "payout_not_cancelable");
     assert_eq!(app.balances(merchant).await, ("94".to_owned(), "6".to_owned()));
 }
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn a_batch_with_bad_items_reports_each_by_index_and_creates_none_unless_partial(pool: PgPool) {
+    let app = App::new(pool, &[]).await;
+    let (merchant, key) = app.merchant("100").await;
+    let ben = app.beneficiary(&key).await;
+    let good = |i: usize| payout_body(&format!("b-{i}"), "10", &ben);
+    let mut too_precise = good(1);
+    too_precise["amount"] = json!("1.0000001");
+    let mut unknown_asset = good(3);
+    unknown_asset["asset"] = json!("DOGE");
+    let items = vec![good(0), too_precise, good(2), unknown_asset, good(2)];
+
+    let res = app
+        .send(
+            Method::POST,
+            "/v1/payout-batches",
+            &key,
+            Some("b1"),
+            Some(json!({ "items": items.clone() })),
+        )
+        .await;
+    res.problem(StatusCode::UNPROCESSABLE_ENTITY, "batch_items_invalid");
+    let pointers: Vec<(&str, &str)> = res.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["pointer"].as_str().unwrap(), e["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(pointers[0].0, "/items/1");
+    assert_eq!(pointers[1].0, "/items/3");
+    assert_eq!(pointers[2], ("/items/4", "duplicate_client_reference"));
+    assert_eq!(app.count("SELECT count(*) FROM payouts.payouts").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM payouts.batches").await, 0);
+    assert_eq!(app.balances(merchant).await, ("100".to_owned(), "0".to_owned()));
+
+    // With partial acceptance the two good items are created and the others reported.
+    let res = app
+        .send(
+            Method::POST,
+            "/v1/payout-batches",
+            &key,
+            Some("b2"),
+            Some(json!({ "items": items, "partial": true })),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    assert_eq!(
+        (res.body["item_count"].as_u64(), res.body["accepted"].as_u64()),
+        (Some(5), Some(2))
+    );
+    let batch = res.body["id"].as_str().unwrap();
+    let read = app
+        .send(Method::GET, &format!("/v1/payout-batches/{batch}"), &key, None, None)
+        .await;
+    assert_eq!(read.status, StatusCode::OK);
+    let shape: Vec<(u64, bool)> = read.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["index"].as_u64().unwrap(), i["payout"].is_object()))
+        .collect();
+    assert_eq!(shape, [(0, true), (1, false), (2, true), (3, false), (4, false)]);
+    assert_eq!(read.body["items"][1]["error"]["code"], "amount_too_precise");
+    assert_eq!(read.body["items"][2]["payout"]["batch"]["index"], 2);
+    assert_eq!(app.balances(merchant).await, ("80".to_owned(), "20".to_owned()));
+}
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn a_batch_that_overdraws_creates_nothing_and_a_partial_one_stops_at_the_balance(pool: PgPool) {
+    let app = App::new(pool, &[]).await;
+    let (merchant, key) = app.merchant("25").await;
+    let ben = app.beneficiary(&key).await;
+    let items: Vec<Value> = (0..4).map(|i| payout_body(&format!("o-{i}"), "10", &ben)).collect();
+    let res = app
+        .send(
+            Method::POST,
+            "/v1/payout-batches",
+            &key,
+            Some("o1"),
+            Some(json!({ "items": items.clone() })),
+        )
+        .await;
+    res.problem(StatusCode::UNPROCESSABLE_ENTITY, "batch_items_invalid");
+    let codes: Vec<(&str, &str)> = res.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["pointer"].as_str().unwrap(), e["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        codes,
+        [("/items/2", "insufficient_funds"), ("/items/3", "insufficient_funds")]
+    );
+    assert_eq!(app.balances(merchant).await, ("25".to_owned(), "0".to_owned()));
+    assert_eq!(app.count("SELECT count(*) FROM ledger.holds").await, 0);
+
+    let res = app
+        .send(
+            Method::POST,
+            "/v1/payout-batches",
+            &key,
+            Some("o2"),
+            Some(json!({ "items": items, "partial": true })),
+        )
+        .await;
+    assert_eq!(res.body["accepted"], 2, "{}", res.body);
+    assert_eq!(app.balances(merchant).await, ("5".to_owned(), "20".to_owned()));
+    let mut conn = app.pool.acquire().await.unwrap();
+    assert!(ledger::check(&mut conn).await.unwrap().is_consistent());
+}
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn a_batch_is_1_to_1000_items(pool: PgPool) {
+    let app = App::new(pool, &[]).await;
+    let (_, key) = app.merchant("25").await;
+    let ben = app.beneficiary(&key).await;
+    let res = app
+        .send(
+            Method::POST,
+            "/v1/payout-batches",
+            &key,
+            Some("e"),
+            Some(json!({ "items": [] })),
+        )
+        .await;
+    res.problem(StatusCode::UNPROCESSABLE_ENTITY, "batch_size_invalid");
+    let items: Vec<Value> = (0..1001).map(|i| payout_body(&format!("x-{i}"), "1", &ben)).collect();
+    let res = app
+        .send(
+            Method::POST,
+            "/v1/payout-batches",
+            &key,
+            Some("big"),
+            Some(json!({ "items": items })),
+        )
+        .await;
+    res.problem(StatusCode::UNPROCESSABLE_ENTITY, "batch_size_invalid");
+    assert_eq!(app.count("SELECT count(*) FROM payouts.payouts").await, 0);
+}
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn only_compliance_staff_review_and_a_rejection_releases_the_hold(pool: PgPool) {
+    use corridor_platform::auth::Role;
+    let app = App::new(pool, &[("CORRIDOR_PAYOUT_REVIEW_THRESHOLD", "50")]).await;
+    let (merchant, key) = app.merchant("100").await;
+    let ben = app.beneficiary(&key).await;
+    let res = app.pay(&key, "r1", payout_body("r-1", "60", &ben)).await;
+    let id = res.body["id"].as_str().unwrap().to_owned();
+    let state = &app.state;
+    let screened =
+        corridor_payouts::screening::screen_pending(&app.pool, &state.config().payouts, state.registry(), 10)
+            .await
+            .unwrap();
+    assert_eq!(screened.held, 1);
+    let path = format!("/v1/compliance/payout-reviews/{id}");
+    let treasury = app.console_user(Role::Treasury).await;
+    app.send(
+        Method::POST,
+        &path,
+        &treasury,
+        None,
+        Some(json!({ "decision": "approve", "reason": "ok" })),
+    )
+    .await
+    .problem(StatusCode::FORBIDDEN, "forbidden_role");
+    let officer = app.console_user(Role::ComplianceOfficer).await;
+    app.send(
+        Method::POST,
+        &path,
+        &officer,
+        None,
+        Some(json!({ "decision": "reject", "reason": " " })),
+    )
+    .await
+    .problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_reason");
+    let body = json!({ "decision": "reject", "reason": "beneficiary not verifiable" });
+    let res = app.send(Method::POST, &path, &officer, None, Some(body)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.body["status"], "rejected");
+    assert_eq!(res.body["failure"]["code"], "rejected_by_compliance");
+    assert_eq!(app.balances(merchant).await, ("100".to_owned(), "0".to_owned()));
+    let decisions: Vec<(String, String)> = sqlx::query_as(
+        "SELECT s.decision, r.decision FROM payouts.screenings s JOIN payouts.reviews r USING (payout_id)",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(decisions, [("held".to_owned(), "rejected".to_owned())]);
+}

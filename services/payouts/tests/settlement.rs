@@ -131,7 +131,8 @@ async fn a_payout_is_screened_attested_sent_once_and_posted_at_finality(pool: Pg
     let tx_hash = view["tx_hash"].as_str().unwrap();
     assert_eq!(tx_hash.len(), 66);
     assert_eq!(view["network_fee"]["asset"], "ETH");
-    assert!(view["network_fee"]["amount"].as_str().unwrap().parse::<f64>().unwrap() > 0.0);
+    let gas: rust_decimal::Decimal = view["network_fee"]["amount"].as_str().unwrap().parse().unwrap();
+    assert!(gas.is_sign_positive() && !gas.is_zero());
 
     // Exactly once on chain: the recipient got the amount, the attestation nonce is spent, and
     // the router recorded this payout id once.
@@ -223,6 +224,140 @@ async fn a_reverted_transfer_releases_the_hold_exactly_once_and_says_why(pool: P
         app.count("SELECT count(*) FROM ledger.entries WHERE kind = 'network_fee'")
             .await,
         1
+    );
+    let mut conn = app.pool.acquire().await.unwrap();
+    assert!(ledger::check(&mut conn).await.unwrap().is_consistent());
+}
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn a_batch_of_100_with_3_held_settles_97_together_and_the_3_after_approval_each_once(pool: PgPool) {
+    use corridor_platform::auth::Role;
+    let chain = Chain::start().await;
+    let app = App::with_registry(pool, &[("CORRIDOR_PAYOUT_REVIEW_THRESHOLD", "5000")], chain.registry()).await;
+    let (merchant, key) = app.merchant("100000").await;
+    // Items 10, 50 and 90 are at the review threshold; the other 97 are small.
+    let held = [10usize, 50, 90];
+    let items: Vec<Value> = (0..100)
+        .map(|i| {
+            let amount = if held.contains(&i) { "5000" } else { "7.5" };
+            let mut item = inline_payout(&format!("batch-{i}"), amount, recipient(100 + i as u64));
+            // Travel-rule data, so only the amount rule can hold an item.
+            item["beneficiary"]["travel_rule"] = json!({ "beneficiary": { "name": "Lagos Textiles Ltd" } });
+            item
+        })
+        .collect();
+    let res = app
+        .send(
+            Method::POST,
+            "/v1/payout-batches",
+            &key,
+            Some("b1"),
+            Some(json!({ "items": items })),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    assert_eq!(res.body["accepted"], 100);
+    let batch = res.body["id"].as_str().unwrap().to_owned();
+    let ids: Vec<String> = res.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["payout"]["id"].as_str().unwrap().to_owned())
+        .collect();
+
+    let p = Pipeline::new(&app, &chain).await;
+    let screened = p.screen().await;
+    assert_eq!((screened.cleared, screened.held), (97, 3));
+    // The 97 cleared items settle together: one attested batch, one transaction.
+    assert_eq!(p.settle().await, (97, 0));
+    assert_eq!(app.count("SELECT count(*) FROM chain.intents").await, 1);
+    let view = app
+        .send(Method::GET, &format!("/v1/payout-batches/{batch}"), &key, None, None)
+        .await;
+    let statuses: Vec<&str> = view.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["payout"]["status"].as_str().unwrap())
+        .collect();
+    for (i, s) in statuses.iter().enumerate() {
+        assert_eq!(*s, if held.contains(&i) { "held" } else { "completed" }, "item {i}");
+    }
+
+    // A compliance officer approves the three; they settle in a second batch.
+    let officer = app.console_user(Role::ComplianceOfficer).await;
+    let queue = app
+        .send(Method::GET, "/v1/compliance/payout-reviews", &officer, None, None)
+        .await;
+    assert_eq!(queue.body["data"].as_array().unwrap().len(), 3, "{}", queue.body);
+    for i in held {
+        let res = app
+            .send(
+                Method::POST,
+                &format!("/v1/compliance/payout-reviews/{}", ids[i]),
+                &officer,
+                None,
+                Some(json!({ "decision": "approve", "reason": "supplier contract checked" })),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        assert_eq!(res.body["status"], "approved");
+    }
+    let again = app
+        .send(
+            Method::POST,
+            &format!("/v1/compliance/payout-reviews/{}", ids[10]),
+            &officer,
+            None,
+            Some(json!({ "decision": "reject", "reason": "changed my mind" })),
+        )
+        .await;
+    again.problem(StatusCode::CONFLICT, "payout_not_held");
+    assert_eq!(p.settle().await, (3, 0));
+    assert_eq!(app.count("SELECT count(*) FROM chain.intents").await, 2);
+
+    // Each of the 100 was paid exactly once, on chain and in the ledger.
+    for (i, _) in ids.iter().enumerate() {
+        let expected = if held.contains(&i) { 5_000_000_000u64 } else { 7_500_000 };
+        assert_eq!(
+            chain.usdc_balance(recipient(100 + i as u64)).await,
+            U256::from(expected),
+            "item {i}"
+        );
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM chain.observations WHERE kind = 'payout_executed'")
+            .await,
+        100
+    );
+    assert_eq!(
+        app.count("SELECT count(DISTINCT fields->>'payout_id') FROM chain.observations WHERE kind = 'payout_executed'")
+            .await,
+        100
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM ledger.entries WHERE kind = 'hold_posted'")
+            .await,
+        100
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM payouts.payouts WHERE status = 'completed'")
+            .await,
+        100
+    );
+    // 100,000 - (97 x 7.5 + 3 x 5,000) = 100,000 - 15,727.5
+    assert_eq!(app.balances(merchant).await, ("84272.5".to_owned(), "0".to_owned()));
+    // The approved payouts' events tell the whole story.
+    assert_eq!(
+        events(&app, &ids[50]).await,
+        [
+            "payout.created",
+            "payout.held",
+            "payout.approved",
+            "payout.submitted",
+            "payout.confirmed",
+            "payout.completed"
+        ]
     );
     let mut conn = app.pool.acquire().await.unwrap();
     assert!(ledger::check(&mut conn).await.unwrap().is_consistent());

@@ -125,6 +125,23 @@ impl App {
         (find("available"), find("reserved"))
     }
 
+    /// A staff console user with `role` and a session token for them.
+    pub async fn console_user(&self, role: corridor_platform::auth::Role) -> String {
+        let id = corridor_domain::ids::ConsoleUserId::new();
+        let mut conn = self.pool.acquire().await.unwrap();
+        corridor_store::console_users::insert(
+            &mut conn,
+            id,
+            &format!("{}@corridor.test", id),
+            "not-a-login",
+            role.as_str(),
+            None,
+        )
+        .await
+        .unwrap();
+        self.state.jwt().issue(id, role, None, chrono::Utc::now()).unwrap().0
+    }
+
     pub async fn count(&self, sql: &'static str) -> i64 {
         sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
     }
