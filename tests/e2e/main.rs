@@ -54,6 +54,43 @@ async fn the_run_command_serves_a_funded_demo_merchant_and_ctrl_c_stops_everythi
         .expect("a USDC balance");
     assert_eq!(usdc["available"], "10000.000000");
 
+    // A payout from the demo balance is screened, attested, sent and final on the local chain
+    // by the services running in this one process.
+    let created = http
+        .post(format!("{}/v1/payouts", stack.base_url))
+        .bearer_auth(&key)
+        .header("Idempotency-Key", "e2e-payout-1")
+        .json(&serde_json::json!({
+            "client_reference": "e2e-1", "amount": "12.34", "asset": "USDC", "chain_id": 31337,
+            "purpose": "Contractor invoice 7",
+            "beneficiary": { "kind": "individual", "name": "Ana Souza", "country": "BR", "chain_id": 31337,
+                             "address": "0x00000000000000000000000000000000000e2e01" } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let created: serde_json::Value = created.json().await.unwrap();
+    let url = format!("{}/v1/payouts/{}", stack.base_url, created["id"].as_str().unwrap());
+    // Polls an external process for an outcome, with a deadline (one-second blocks, depth 2).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let payout = loop {
+        let p: serde_json::Value = http
+            .get(&url)
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if p["status"] == "completed" || p["status"] == "failed" || std::time::Instant::now() > deadline {
+            break p;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
+    assert_eq!(payout["status"], "completed", "{payout}");
+    assert_eq!(payout["tx_hash"].as_str().map(str::len), Some(66), "{payout}");
+
     let ready = http.get(format!("{}/readyz", stack.base_url)).send().await.unwrap();
     assert_eq!(ready.status(), 200);
     let ready: serde_json::Value = ready.json().await.unwrap();

@@ -362,3 +362,74 @@ async fn a_batch_of_100_with_3_held_settles_97_together_and_the_3_after_approval
     let mut conn = app.pool.acquire().await.unwrap();
     assert!(ledger::check(&mut conn).await.unwrap().is_consistent());
 }
+
+/// Must-show 1: concurrent retries over the same keys make one payout per key, and each is
+/// paid on chain exactly once.
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn a_thousand_concurrent_requests_over_a_hundred_keys_make_a_hundred_payouts_paid_once(pool: PgPool) {
+    let chain = Chain::start().await;
+    let app = std::sync::Arc::new(App::with_registry(pool, &[], chain.registry()).await);
+    let (merchant, key) = app.merchant("1000").await;
+    let to = recipient(7);
+    let mut ben = json!({ "kind": "business", "name": "Lagos Textiles Ltd", "country": "NG",
+                          "chain_id": chain::LOCAL, "address": format!("{to:#x}") });
+    let res = app
+        .send(Method::POST, "/v1/beneficiaries", &key, None, Some(ben.take()))
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let ben = res.body["id"].as_str().unwrap().to_owned();
+    let body = move |k: usize| {
+        json!({ "client_reference": format!("ref-{k}"), "amount": "1", "asset": "USDC", "chain_id": chain::LOCAL,
+                "beneficiary_id": ben, "purpose": "Invoice 42" })
+    };
+    let tasks: Vec<_> = (0..1000)
+        .map(|i| {
+            let (app, key, body) = (app.clone(), key.clone(), body.clone());
+            let k = i % 100;
+            tokio::spawn(async move {
+                // What a client does: retry while the first request with its key is in flight.
+                for _ in 0..100_000 {
+                    let res = app.pay(&key, &format!("key-{k}"), body(k)).await;
+                    if res.body["code"] != "idempotency_key_in_use" {
+                        return (k, res);
+                    }
+                    tokio::task::yield_now().await;
+                }
+                panic!("key-{k} never finished");
+            })
+        })
+        .collect();
+    let mut by_key: std::collections::HashMap<usize, Value> = std::collections::HashMap::new();
+    for t in futures::future::join_all(tasks).await {
+        let (k, res) = t.unwrap();
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        let first = by_key.entry(k).or_insert_with(|| res.body.clone());
+        assert_eq!(*first, res.body, "every response for key-{k} is the same");
+    }
+    assert_eq!(by_key.len(), 100);
+    assert_eq!(app.count("SELECT count(*) FROM payouts.payouts").await, 100);
+    assert_eq!(app.balances(merchant).await, ("900".to_owned(), "100".to_owned()));
+
+    let p = Pipeline::new(&app, &chain).await;
+    assert_eq!(p.screen().await.cleared, 100);
+    assert_eq!(p.settle().await, (100, 0));
+    assert_eq!(chain.usdc_balance(to).await, U256::from(100_000_000u64));
+    assert_eq!(
+        app.count("SELECT count(DISTINCT fields->>'payout_id') FROM chain.observations WHERE kind = 'payout_executed'")
+            .await,
+        100
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM chain.observations WHERE kind = 'payout_executed'")
+            .await,
+        100
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM ledger.entries WHERE kind = 'hold_posted'")
+            .await,
+        100
+    );
+    assert_eq!(app.balances(merchant).await, ("900".to_owned(), "0".to_owned()));
+    let mut conn = app.pool.acquire().await.unwrap();
+    assert!(ledger::check(&mut conn).await.unwrap().is_consistent());
+}
