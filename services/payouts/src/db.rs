@@ -599,3 +599,31 @@ pub async fn batch_payouts(conn: &mut PgConnection, id: PayoutBatchId) -> Result
     .fetch_all(conn)
     .await
 }
+
+/// Payouts for a CSV export, oldest first.
+pub async fn export(
+    conn: &mut PgConnection,
+    merchant: MerchantId,
+    status: Option<&str>,
+    created_after: Option<DateTime<Utc>>,
+    created_before: Option<DateTime<Utc>>,
+    limit: i64,
+) -> Result<Vec<PayoutRow>, sqlx::Error> {
+    sqlx::query_as!(
+        PayoutRow,
+        r#"SELECT id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
+                  status, failure_code, failure_reason, created_at, updated_at,
+                  tx_hash, gas_native, batch_id, batch_index
+             FROM payouts.payouts
+            WHERE merchant_id = $1 AND ($2::text IS NULL OR status = $2)
+              AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4)
+            ORDER BY created_at, id LIMIT $5"#,
+        merchant.as_uuid(),
+        status,
+        created_after,
+        created_before,
+        limit,
+    )
+    .fetch_all(conn)
+    .await
+}

@@ -78,6 +78,7 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         ))
         .routes(routes!(beneficiaries::get_beneficiary))
         .routes(routes!(payouts::create_payout, payouts::list_payouts))
+        .routes(routes!(payouts::export_payouts))
         .routes(routes!(payouts::get_payout))
         .routes(routes!(payouts::cancel_payout))
         .routes(routes!(batches::create_batch))

@@ -458,3 +458,40 @@ async fn only_compliance_staff_review_and_a_rejection_releases_the_hold(pool: Pg
     .unwrap();
     assert_eq!(decisions, [("held".to_owned(), "rejected".to_owned())]);
 }
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn payouts_export_as_csv_with_filters_and_defused_formulas(pool: PgPool) {
+    let app = App::new(pool, &[]).await;
+    let (_, key) = app.merchant("100").await;
+    let ben = app.beneficiary(&key).await;
+    let mut risky = payout_body("csv-1", "10", &ben);
+    risky["purpose"] = json!("=HYPERLINK(\"http://x\"), invoice 7");
+    assert_eq!(app.pay(&key, "c1", risky).await.status, StatusCode::CREATED);
+    let second = app.pay(&key, "c2", payout_body("csv-2", "5.5", &ben)).await;
+    let id = second.body["id"].as_str().unwrap();
+    app.send(Method::POST, &format!("/v1/payouts/{id}/cancel"), &key, None, None)
+        .await;
+
+    let (status, content_type, body) = app.get_text("/v1/payouts/export.csv", &key).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("text/csv"), "{content_type}");
+    let lines: Vec<&str> = body.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 3, "{body}");
+    assert!(lines[0].starts_with("id,client_reference,status,amount,fee,asset"));
+    assert!(lines[1].contains(",csv-1,pending_screening,10.000000,"), "{}", lines[1]);
+    assert!(
+        lines[1].contains("\"'=HYPERLINK(\"\"http://x\"\"), invoice 7\""),
+        "a formula is defused and quoted: {}",
+        lines[1]
+    );
+    let (_, _, canceled) = app.get_text("/v1/payouts/export.csv?status=canceled", &key).await;
+    assert_eq!(canceled.split("\r\n").filter(|l| !l.is_empty()).count(), 2);
+    assert!(canceled.contains(",csv-2,canceled,"));
+    let (status, _, _) = app
+        .get_text(
+            "/v1/payouts/export.csv?created_after=2030-01-01T00:00:00Z&created_before=2029-01-01T00:00:00Z",
+            &key,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

@@ -92,6 +92,25 @@ impl App {
         }
     }
 
+    /// A GET whose answer is not JSON: (status, content type, body).
+    pub async fn get_text(&self, path: &str, key: &str) -> (StatusCode, String, String) {
+        let req = Request::builder()
+            .uri(path)
+            .header("authorization", format!("Bearer {key}"))
+            .body(Body::empty())
+            .unwrap();
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let content_type = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let raw = res.into_body().collect().await.unwrap().to_bytes();
+        (status, content_type, String::from_utf8(raw.to_vec()).unwrap())
+    }
+
     pub async fn beneficiary(&self, key: &str) -> String {
         let res = self
             .send(
