@@ -1,9 +1,10 @@
 //! The chain layer: the only crate that talks to EVM nodes (alloy). Contract bindings from the
 //! committed forge artifacts, chain configuration, local development chains.
 //!
-//! Status: bindings, configuration, chain-id checks, local deployment, signers and the submitter
-//! (database-owned nonces, persisted raw transactions, rebroadcast, fee bumps) exist; the
-//! watcher (confirmations, finality, reorgs) is still to come (issue #3).
+//! Contents: bindings, configuration, chain-id checks, local deployment, transaction and digest
+//! signers, the PayoutRouter's packed formats and attestation (`router`), the submitter
+//! (database-owned nonces, persisted raw transactions, rebroadcast, fee bumps) and the watcher
+//! (confirmations, finality, reorgs).
 
 pub mod bindings;
 pub mod config;
