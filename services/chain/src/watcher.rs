@@ -412,6 +412,18 @@ impl Watcher {
         Ok(())
     }
 
+    /// Where a first start begins: the current head, or the oldest block holding one of our
+    /// mined, not yet final transfers, so none of them waits for a block never stored.
+    async fn first_block(&self, head: u64) -> Result<u64, WatchError> {
+        let oldest: Option<i64> = sqlx::query_scalar!(
+            "SELECT min(mined_block) FROM chain.intents WHERE chain_id = $1 AND status = 'mined'",
+            self.chain(),
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(oldest.map_or(head, |b| (b as u64).min(head)))
+    }
+
     /// One bounded round: handle a reorg if there is one, scan new blocks, finalize.
     pub async fn tick(&self) -> Result<WatchReport, WatchError> {
         let mut report = WatchReport::default();
@@ -422,7 +434,7 @@ impl Watcher {
                 .await?;
         let mut next = match stored {
             Some(n) => self.handle_reorg(n as u64, &mut report).await?,
-            None => head, // first start: follow from the current head
+            None => self.first_block(head).await?,
         };
         let last = head.min(next + self.config.blocks_per_round_max - 1);
         while next <= last {

@@ -76,6 +76,34 @@ async fn a_deposit_is_seen_at_once_and_final_exactly_at_the_policy_depth(pool: P
     assert_eq!(outbox_types(&pool).await.len(), 2, "nothing is announced twice");
 }
 
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn a_transfer_mined_before_the_watcher_first_starts_still_becomes_final(pool: PgPool) {
+    let chain = chain().await;
+    let to = recipient(77);
+    let s = chain.submitter(&pool, |_| {}).await;
+    let intent = enqueue(&pool, &chain, s.sender(), to, 5).await;
+    s.tick().await.unwrap();
+    chain.mine().await;
+    s.tick().await.unwrap();
+    for _ in 0..3 {
+        chain.mine().await;
+    }
+    // The watcher starts only now, three blocks past the transfer's block.
+    let w = watcher(&chain, &pool, 2, &[to]).await;
+    w.tick().await.unwrap();
+    let status: String = sqlx::query_scalar("SELECT status FROM chain.intents WHERE id = $1")
+        .bind(intent)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "final");
+    assert!(
+        outbox_types(&pool)
+            .await
+            .contains(&"chain.transfer.finalized".to_owned())
+    );
+}
+
 /// A transfer sent by the submitter is mined, seen, then its block is orphaned by a reorg of
 /// `depth` blocks. It must never be reported final while orphaned, and must end as exactly one
 /// canonical, final transfer.
