@@ -108,6 +108,8 @@ pub struct PayoutRow {
     pub gas_native: Option<Decimal>,
     pub batch_id: Option<Uuid>,
     pub batch_index: Option<i32>,
+    pub merchant_id: Uuid,
+    pub hold_id: Uuid,
 }
 
 pub struct NewPayout<'a> {
@@ -135,7 +137,7 @@ pub async fn insert_payout(conn: &mut PgConnection, p: NewPayout<'_>) -> Result<
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending_screening', $11, $12, $13)
            RETURNING id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
                      status, failure_code, failure_reason, created_at, updated_at,
-                  tx_hash, gas_native, batch_id, batch_index"#,
+                  tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id"#,
         p.id.as_uuid(),
         p.merchant.as_uuid(),
         p.client_reference,
@@ -182,7 +184,7 @@ pub async fn payout(
         PayoutRow,
         r#"SELECT id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
                   status, failure_code, failure_reason, created_at, updated_at,
-                  tx_hash, gas_native, batch_id, batch_index
+                  tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id
              FROM payouts.payouts WHERE id = $1 AND merchant_id = $2"#,
         id.as_uuid(),
         merchant.as_uuid(),
@@ -202,7 +204,7 @@ pub async fn payouts(
         PayoutRow,
         r#"SELECT id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
                   status, failure_code, failure_reason, created_at, updated_at,
-                  tx_hash, gas_native, batch_id, batch_index
+                  tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id
              FROM payouts.payouts
             WHERE merchant_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::uuid IS NULL OR id < $3)
             ORDER BY id DESC LIMIT $4"#,
@@ -253,7 +255,7 @@ pub async fn set_status(conn: &mut PgConnection, id: PayoutId, status: &str) -> 
         r#"UPDATE payouts.payouts SET status = $2, updated_at = now() WHERE id = $1
            RETURNING id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
                      status, failure_code, failure_reason, created_at, updated_at,
-                  tx_hash, gas_native, batch_id, batch_index"#,
+                  tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id"#,
         id.as_uuid(),
         status,
     )
@@ -273,7 +275,7 @@ pub async fn set_decided(
         r#"UPDATE payouts.payouts SET status = $2, decision_hash = $3, updated_at = now() WHERE id = $1
            RETURNING id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
                      status, failure_code, failure_reason, created_at, updated_at,
-                     tx_hash, gas_native, batch_id, batch_index"#,
+                     tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id"#,
         id.as_uuid(),
         status,
         decision_hash,
@@ -296,7 +298,7 @@ pub async fn set_failure(
             WHERE id = $1
            RETURNING id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
                      status, failure_code, failure_reason, created_at, updated_at,
-                     tx_hash, gas_native, batch_id, batch_index"#,
+                     tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id"#,
         id.as_uuid(),
         status,
         code,
@@ -316,7 +318,7 @@ pub async fn held_payouts(
         PayoutRow,
         r#"SELECT id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
                   status, failure_code, failure_reason, created_at, updated_at,
-                  tx_hash, gas_native, batch_id, batch_index
+                  tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id
              FROM payouts.payouts
             WHERE status = 'held' AND ($1::uuid IS NULL OR id > $1)
             ORDER BY id LIMIT $2"#,
@@ -366,73 +368,14 @@ pub async fn insert_review(
     Ok(())
 }
 
-/// A payout row with what settlement needs besides the view: its merchant and hold.
-pub struct SettledRow {
-    pub payout: PayoutRow,
-    pub merchant_id: Uuid,
-    pub hold_id: Uuid,
-}
-
-struct SettledFlat {
-    id: Uuid,
-    client_reference: String,
-    beneficiary_id: Uuid,
-    asset: String,
-    chain_id: i64,
-    recipient: String,
-    amount: Decimal,
-    fee: Decimal,
-    purpose: String,
-    status: String,
-    failure_code: Option<String>,
-    failure_reason: Option<String>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    tx_hash: Option<String>,
-    gas_native: Option<Decimal>,
-    batch_id: Option<Uuid>,
-    batch_index: Option<i32>,
-    merchant_id: Uuid,
-    hold_id: Uuid,
-}
-
-impl From<SettledFlat> for SettledRow {
-    fn from(f: SettledFlat) -> Self {
-        SettledRow {
-            merchant_id: f.merchant_id,
-            hold_id: f.hold_id,
-            payout: PayoutRow {
-                id: f.id,
-                client_reference: f.client_reference,
-                beneficiary_id: f.beneficiary_id,
-                asset: f.asset,
-                chain_id: f.chain_id,
-                recipient: f.recipient,
-                amount: f.amount,
-                fee: f.fee,
-                purpose: f.purpose,
-                status: f.status,
-                failure_code: f.failure_code,
-                failure_reason: f.failure_reason,
-                created_at: f.created_at,
-                updated_at: f.updated_at,
-                tx_hash: f.tx_hash,
-                gas_native: f.gas_native,
-                batch_id: f.batch_id,
-                batch_index: f.batch_index,
-            },
-        }
-    }
-}
-
 /// Ready payouts join a settlement (caller holds their row locks).
 pub async fn set_submitted(
     conn: &mut PgConnection,
     ids: &[Uuid],
     settlement: Uuid,
-) -> Result<Vec<SettledRow>, sqlx::Error> {
+) -> Result<Vec<PayoutRow>, sqlx::Error> {
     let rows = sqlx::query_as!(
-        SettledFlat,
+        PayoutRow,
         r#"UPDATE payouts.payouts SET status = 'submitted', settlement_id = $2, updated_at = now()
             WHERE id = ANY($1) AND status IN ('cleared', 'approved')
            RETURNING id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
@@ -443,7 +386,7 @@ pub async fn set_submitted(
     )
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().map(SettledRow::from).collect())
+    Ok(rows)
 }
 
 /// Moves a settlement's payouts from one status to the next; returns those that moved, so a
@@ -454,9 +397,9 @@ pub async fn settle_step(
     from: &str,
     to: &str,
     tx_hash: Option<&str>,
-) -> Result<Vec<SettledRow>, sqlx::Error> {
-    let rows = sqlx::query_as!(
-        SettledFlat,
+) -> Result<Vec<PayoutRow>, sqlx::Error> {
+    let mut rows = sqlx::query_as!(
+        PayoutRow,
         r#"UPDATE payouts.payouts SET status = $3, tx_hash = COALESCE($4, tx_hash), updated_at = now()
             WHERE settlement_id = $1 AND status = $2
            RETURNING id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
@@ -469,8 +412,7 @@ pub async fn settle_step(
     )
     .fetch_all(conn)
     .await?;
-    let mut rows: Vec<SettledRow> = rows.into_iter().map(SettledRow::from).collect();
-    rows.sort_by_key(|r| r.payout.id);
+    rows.sort_by_key(|r| r.id);
     Ok(rows)
 }
 
@@ -491,9 +433,9 @@ pub async fn fail_settled(
     code: &str,
     reason: &str,
     tx_hash: Option<&str>,
-) -> Result<SettledRow, sqlx::Error> {
+) -> Result<PayoutRow, sqlx::Error> {
     let row = sqlx::query_as!(
-        SettledFlat,
+        PayoutRow,
         r#"UPDATE payouts.payouts
               SET status = 'failed', failure_code = $2, failure_reason = $3, tx_hash = COALESCE($4, tx_hash), updated_at = now()
             WHERE id = $1
@@ -507,7 +449,7 @@ pub async fn fail_settled(
     )
     .fetch_one(conn)
     .await?;
-    Ok(row.into())
+    Ok(row)
 }
 
 /// Each payout of a settlement shows `share` of its gas; the first (by id) also the remainder.
@@ -592,7 +534,7 @@ pub async fn batch_payouts(conn: &mut PgConnection, id: PayoutBatchId) -> Result
         PayoutRow,
         r#"SELECT id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
                   status, failure_code, failure_reason, created_at, updated_at,
-                  tx_hash, gas_native, batch_id, batch_index
+                  tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id
              FROM payouts.payouts WHERE batch_id = $1 ORDER BY batch_index"#,
         id.as_uuid(),
     )
@@ -613,7 +555,7 @@ pub async fn export(
         PayoutRow,
         r#"SELECT id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
                   status, failure_code, failure_reason, created_at, updated_at,
-                  tx_hash, gas_native, batch_id, batch_index
+                  tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id
              FROM payouts.payouts
             WHERE merchant_id = $1 AND ($2::text IS NULL OR status = $2)
               AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4)

@@ -153,6 +153,18 @@ impl From<PayoutRow> for PayoutView {
     }
 }
 
+/// Writes a payout event for the merchant's webhooks, in the caller's transaction.
+pub(crate) async fn emit(
+    conn: &mut PgConnection,
+    merchant: MerchantId,
+    event: &str,
+    view: PayoutView,
+) -> Result<(), StoreError> {
+    let payload = serde_json::to_value(&view).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    outbox::enqueue(conn, Some(merchant), event, &payload).await?;
+    Ok(())
+}
+
 enum Payee {
     Existing(BeneficiaryId),
     Inline(beneficiaries::ValidBeneficiary),
@@ -316,13 +328,7 @@ pub(crate) async fn create(
         other => other.into(),
     })?;
     let view = PayoutView::from(row);
-    outbox::enqueue(
-        conn,
-        Some(merchant),
-        "payout.created",
-        &serde_json::to_value(&view).map_err(ApiError::internal)?,
-    )
-    .await?;
+    emit(conn, merchant, "payout.created", view.clone()).await?;
     Ok(view)
 }
 
@@ -400,13 +406,7 @@ pub async fn cancel_payout(
         .await
         .map_err(ApiError::internal)?;
     let view = PayoutView::from(row);
-    outbox::enqueue(
-        &mut tx,
-        Some(auth.merchant_id),
-        "payout.canceled",
-        &serde_json::to_value(&view).map_err(ApiError::internal)?,
-    )
-    .await?;
+    emit(&mut tx, auth.merchant_id, "payout.canceled", view.clone()).await?;
     tx.commit().await.map_err(ApiError::internal)?;
     Ok(ApiJson(view))
 }

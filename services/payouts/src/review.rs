@@ -6,8 +6,8 @@
 
 use crate::{
     db,
-    payouts::PayoutView,
-    screening::{decision_hash, emit},
+    payouts::{PayoutView, emit},
+    screening::decision_hash,
 };
 use axum::extract::{Path, State};
 use corridor_domain::ids::{HoldId, MerchantId, PayoutId};

@@ -5,14 +5,14 @@
 //! row in `payouts.screenings` with the rules that fired and a hash of the decision record,
 //! which the settlement binds into the attestation the PayoutRouter checks.
 
-use crate::{db, payouts::PayoutView};
+use crate::{db, payouts::emit};
 use alloy_primitives::keccak256;
 use corridor_domain::{
     AssetRegistry,
     ids::{HoldId, MerchantId, PayoutId},
 };
 use corridor_platform::config::PayoutPolicy;
-use corridor_store::{StoreError, ledger, outbox};
+use corridor_store::{StoreError, ledger};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
@@ -207,18 +207,6 @@ async fn record(
     )
     .execute(&mut *conn)
     .await?;
-    Ok(())
-}
-
-/// Writes a payout event for the merchant's webhooks.
-pub(crate) async fn emit(
-    conn: &mut PgConnection,
-    merchant: MerchantId,
-    event: &str,
-    view: PayoutView,
-) -> Result<(), StoreError> {
-    let payload = serde_json::to_value(&view).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    outbox::enqueue(conn, Some(merchant), event, &payload).await?;
     Ok(())
 }
 

@@ -9,7 +9,7 @@
 //! platform fee) and books the gas, a revert voids each hold exactly once with the reason.
 //! Both are state-driven, so a crash anywhere is repaired by the next round.
 
-use crate::{db, screening::emit};
+use crate::{db, payouts::emit};
 use alloy_primitives::{Address, B256, FixedBytes, U256, keccak256};
 use corridor_chain::{
     router::{BatchAttestation, BatchItem, batch_gas_limit, pack_items},
@@ -34,7 +34,7 @@ pub const ITEMS_PER_TX_MAX: usize = 200;
 /// Assets settled per round (each is its own transaction).
 const ASSETS_PER_ROUND_MAX: i64 = 16;
 /// Settlements followed per round.
-const FOLLOW_PER_ROUND_MAX: i64 = 100;
+const FOLLOW_PER_ROUND_MAX: usize = 100;
 
 #[derive(Clone)]
 pub struct SettlementConfig {
@@ -258,10 +258,10 @@ impl Settler {
         let detail = json!({ "settlement_id": settlement, "attestation_nonce": nonce,
                              "decision_hash": format!("{decision_hash:#x}"), "items": rows.len() });
         for row in updated {
-            let id = PayoutId::from_uuid(row.payout.id);
+            let id = PayoutId::from_uuid(row.id);
             db::append_timeline(conn, id, "signed", &detail).await?;
             let merchant = MerchantId::from_uuid(row.merchant_id);
-            emit(conn, merchant, "payout.submitted", row.payout.into()).await?;
+            emit(conn, merchant, "payout.submitted", row.into()).await?;
         }
         tracing::info!(%settlement, asset, items = rows.len(), nonce, "payout batch attested and queued");
         Ok(rows.len() as u64)
@@ -270,23 +270,31 @@ impl Settler {
     /// Moves settlements along with their intents: mined, final, or failed.
     pub async fn follow(&self) -> Result<FollowReport, SettleError> {
         let mut report = FollowReport::default();
-        let mut tx = self.pool.begin().await?;
-        let open = sqlx::query!(
-            r#"SELECT s.id, s.status, s.asset, i.status AS intent_status, i.mined_tx_hash, i.mined_block,
-                      i.failure_reason, i.gas_used, i.effective_gas_price
-                 FROM payouts.settlements s JOIN chain.intents i ON i.id = s.intent_id
-                WHERE s.status IN ('submitted', 'confirmed') AND s.chain_id = $1
-                  AND (i.status IN ('final', 'failed') OR (i.status = 'mined' AND s.status = 'submitted'))
-                ORDER BY s.created_at LIMIT $2
-                FOR UPDATE OF s SKIP LOCKED"#,
-            self.chain(),
-            FOLLOW_PER_ROUND_MAX,
-        )
-        .fetch_all(&mut *tx)
-        .await?;
-        for s in open {
+        // One settlement per transaction: its ledger entries, statuses and events commit
+        // together, and a large backlog neither builds one huge transaction nor waits on it.
+        for _ in 0..FOLLOW_PER_ROUND_MAX {
+            let mut tx = self.pool.begin().await?;
+            let Some(s) = sqlx::query!(
+                r#"SELECT s.id, s.status, s.asset, i.status AS intent_status, i.mined_tx_hash, i.mined_block,
+                          i.failure_reason, i.gas_used, i.effective_gas_price
+                     FROM payouts.settlements s JOIN chain.intents i ON i.id = s.intent_id
+                    WHERE s.status IN ('submitted', 'confirmed') AND s.chain_id = $1
+                      AND (i.status IN ('final', 'failed') OR (i.status = 'mined' AND s.status = 'submitted'))
+                    ORDER BY s.created_at LIMIT 1
+                    FOR UPDATE OF s SKIP LOCKED"#,
+                self.chain(),
+            )
+            .fetch_optional(&mut *tx)
+            .await?
+            else {
+                break;
+            };
             let gas_wei = match (s.gas_used, s.effective_gas_price) {
-                (Some(used), Some(price)) => Some(Decimal::from(used) * price),
+                (Some(used), Some(price)) => Some(
+                    Decimal::from(used)
+                        .checked_mul(price)
+                        .ok_or_else(|| SettleError::Invalid(format!("gas {used} x {price} overflows")))?,
+                ),
                 _ => None,
             };
             let tx_hash = s.mined_tx_hash.clone().unwrap_or_default();
@@ -306,8 +314,8 @@ impl Settler {
                     }
                 }
             }
+            tx.commit().await?;
         }
-        tx.commit().await?;
         Ok(report)
     }
 
@@ -327,13 +335,13 @@ impl Settler {
         .await?;
         let rows = db::settle_step(conn, settlement, "submitted", "confirmed", Some(tx_hash)).await?;
         for row in &rows {
-            let id = PayoutId::from_uuid(row.payout.id);
+            let id = PayoutId::from_uuid(row.id);
             db::append_timeline(conn, id, "mined", &json!({ "tx_hash": tx_hash, "block": block })).await?;
             emit(
                 conn,
                 MerchantId::from_uuid(row.merchant_id),
                 "payout.confirmed",
-                row.payout.clone().into(),
+                row.clone().into(),
             )
             .await?;
         }
@@ -356,16 +364,16 @@ impl Settler {
         .await?;
         let rows = db::settle_step(conn, settlement, "confirmed", "completed", None).await?;
         for row in &rows {
-            let id = PayoutId::from_uuid(row.payout.id);
+            let id = PayoutId::from_uuid(row.id);
             let money = |d: Decimal| Money::new(d, &asset_def).map_err(|e| SettleError::Invalid(e.to_string()));
             let mut destinations = vec![(
                 AccountKey::platform(code.clone(), Purpose::ChainClearing),
-                money(row.payout.amount)?,
+                money(row.amount)?,
             )];
-            if !row.payout.fee.is_zero() {
+            if !row.fee.is_zero() {
                 destinations.push((
                     AccountKey::platform(code.clone(), Purpose::PlatformFees),
-                    money(row.payout.fee)?,
+                    money(row.fee)?,
                 ));
             }
             ledger::post_hold(
@@ -376,12 +384,12 @@ impl Settler {
                 &self.registry,
             )
             .await?;
-            db::append_timeline(conn, id, "final", &json!({ "tx_hash": row.payout.tx_hash })).await?;
+            db::append_timeline(conn, id, "final", &json!({ "tx_hash": row.tx_hash })).await?;
             emit(
                 conn,
                 MerchantId::from_uuid(row.merchant_id),
                 "payout.completed",
-                row.payout.clone().into(),
+                row.clone().into(),
             )
             .await?;
         }
@@ -427,14 +435,14 @@ impl Settler {
                 conn,
                 pid,
                 "failed",
-                &json!({ "reason": reason, "tx_hash": row.payout.tx_hash }),
+                &json!({ "reason": reason, "tx_hash": row.tx_hash }),
             )
             .await?;
             emit(
                 conn,
                 MerchantId::from_uuid(row.merchant_id),
                 "payout.failed",
-                row.payout.into(),
+                row.into(),
             )
             .await?;
             failed += 1;
@@ -479,10 +487,13 @@ impl Settler {
         );
         ledger::post_entry(conn, &entry, &self.registry).await?;
         // Each payout shows an equal share; the first carries the remainder of the division.
-        let share = (gas_wei / Decimal::from(items)).floor();
-        let remainder = gas_wei - share * Decimal::from(items);
-        let scale = Decimal::from(10u64.pow(native.scale.min(18)));
-        db::set_gas_shares(conn, settlement, share / scale, remainder / scale).await?;
+        let items = U256::from(items as u64);
+        let in_native = |wei: U256| {
+            Money::from_base_units(wei, native.scale as u8, &native)
+                .map(|m| m.amount())
+                .map_err(|e| SettleError::Invalid(e.to_string()))
+        };
+        db::set_gas_shares(conn, settlement, in_native(units / items)?, in_native(units % items)?).await?;
         Ok(())
     }
 

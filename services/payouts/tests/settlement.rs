@@ -430,6 +430,16 @@ async fn a_thousand_concurrent_requests_over_a_hundred_keys_make_a_hundred_payou
         100
     );
     assert_eq!(app.balances(merchant).await, ("900".to_owned(), "0".to_owned()));
+    // The payouts' gas shares add up to what the transaction cost, to the wei.
+    let shares_match: bool = sqlx::query_scalar(
+        r#"SELECT sum(p.gas_native) * 1000000000000000000 = s.gas_wei
+             FROM payouts.payouts p JOIN payouts.settlements s ON s.id = p.settlement_id
+            GROUP BY s.id, s.gas_wei"#,
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(shares_match);
     let mut conn = app.pool.acquire().await.unwrap();
     assert!(ledger::check(&mut conn).await.unwrap().is_consistent());
 }
