@@ -20,6 +20,7 @@ pub const ENV_KEYS: &[&str] = &[
     "CORRIDOR_ALLOW_RAW_KEY",
     "CORRIDOR_CHAIN_PAYOUT_ROUTER",
     "CORRIDOR_COMPLIANCE_SIGNER_KEY",
+    "CORRIDOR_CHAIN_TOKENS",
 ];
 
 #[derive(Clone)]
@@ -86,6 +87,25 @@ impl ChainRuntime {
     }
 }
 
+/// The watcher records the configured stablecoins' transfers and the PayoutRouter's events.
+/// Registering is idempotent, so every start does it.
+async fn watch_configured(
+    pool: &sqlx::PgPool,
+    registry: &corridor_domain::AssetRegistry,
+    runtime: &ChainRuntime,
+) -> Result<(), corridor_store::StoreError> {
+    use corridor_chain::watcher::watch_contract;
+    let chain_id = runtime.chain.chain_id;
+    let mut conn = pool.acquire().await?;
+    for d in registry.deployments().iter().filter(|d| d.chain_id == chain_id) {
+        watch_contract(&mut conn, chain_id, d.token.as_alloy(), "erc20").await?;
+    }
+    if let Some(router) = runtime.payout_router {
+        watch_contract(&mut conn, chain_id, router, "payout_router").await?;
+    }
+    Ok(())
+}
+
 pub fn service(runtime: ChainRuntime) -> Service {
     Service {
         name: NAME,
@@ -93,7 +113,11 @@ pub fn service(runtime: ChainRuntime) -> Service {
         spawn_jobs: Box::new(move |state, shutdown| {
             let runtime = runtime.clone();
             let pool = state.pool().clone();
+            let registry = state.registry().clone();
             vec![tokio::spawn(async move {
+                if let Err(e) = watch_configured(&pool, &registry, &runtime).await {
+                    tracing::error!(error = %e, "could not register the chain's contracts with the watcher");
+                }
                 let provider = alloy::providers::ProviderBuilder::new()
                     .connect_http(runtime.chain.rpc_url.clone())
                     .erased();

@@ -85,12 +85,42 @@ pub enum LedgerCommand {
     Check,
 }
 
+/// The built-in assets plus the stablecoins `CORRIDOR_CHAIN_TOKENS` names on the configured
+/// chain (`USDC=0x...,EURC=0x...`), for chains the built-in table does not know, such as a local
+/// or private test chain. Token decimals are the asset's.
+pub fn registry(chain: Option<&corridor_chain::ChainConfig>, tokens: Option<&str>) -> anyhow::Result<AssetRegistry> {
+    let mut registry = AssetRegistry::builtin();
+    let Some(tokens) = tokens.filter(|t| !t.trim().is_empty()) else {
+        return Ok(registry);
+    };
+    let chain =
+        chain.context("configuration CORRIDOR_CHAIN_TOKENS: needs CORRIDOR_CHAIN_RPC_URL and CORRIDOR_CHAIN_ID")?;
+    for pair in tokens.split(',').map(str::trim) {
+        let bad = |why: String| anyhow::anyhow!("configuration CORRIDOR_CHAIN_TOKENS: {pair:?}: {why}");
+        let (code, address) = pair
+            .split_once('=')
+            .ok_or_else(|| bad("expected ASSET=0xADDRESS".into()))?;
+        let asset = registry.get(code.trim()).map_err(|e| bad(e.to_string()))?.clone();
+        let token = corridor_domain::EvmAddress::parse(address.trim()).map_err(|e| bad(e.to_string()))?;
+        registry = registry
+            .with_deployment(corridor_domain::TokenDeployment {
+                asset: asset.code.clone(),
+                chain_id: chain.chain_id,
+                token,
+                decimals: u8::try_from(asset.scale).map_err(|e| bad(e.to_string()))?,
+            })
+            .map_err(|e| bad(e.to_string()))?;
+    }
+    Ok(registry)
+}
+
 async fn state(config: Config) -> anyhow::Result<AppState> {
     let pool = corridor_store::connect(&config.database)
         .await
         .context("connecting to Postgres")?;
     let chain = corridor_chain::ChainConfig::from_lookup(|k| std::env::var(k).ok())?;
-    let mut builder = AppState::builder(pool, config, AssetRegistry::builtin());
+    let registry = registry(chain.as_ref(), std::env::var("CORRIDOR_CHAIN_TOKENS").ok().as_deref())?;
+    let mut builder = AppState::builder(pool, config, registry);
     for check in server::readiness_checks(chain) {
         builder = builder.readiness_check(check);
     }
@@ -137,5 +167,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Dev(_) => unreachable!("handled above"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local() -> corridor_chain::ChainConfig {
+        corridor_chain::ChainConfig {
+            chain_id: 31337,
+            rpc_url: "http://127.0.0.1:8545".parse().unwrap(),
+            finality: corridor_chain::Finality::Depth(2),
+        }
+    }
+
+    #[test]
+    fn chain_tokens_add_deployments_on_the_configured_chain_and_bad_ones_name_the_setting() {
+        let usdc = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+        let r = registry(Some(&local()), Some(&format!("USDC={usdc}"))).unwrap();
+        let d = r
+            .deployment(&corridor_domain::AssetCode::parse("USDC").unwrap(), 31337)
+            .unwrap();
+        assert_eq!((d.token.to_string().as_str(), d.decimals), (usdc, 6));
+        assert!(registry(None, None).unwrap().deployment(&d.asset, 31337).is_err());
+        for bad in ["USDC", "DOGE=0x5FbDB2315678afecb367f032d93F642f64180aa3", "USDC=0x12"] {
+            let e = registry(Some(&local()), Some(bad)).unwrap_err().to_string();
+            assert!(e.contains("CORRIDOR_CHAIN_TOKENS"), "{bad}: {e}");
+        }
+        let e = registry(None, Some(&format!("USDC={usdc}"))).unwrap_err().to_string();
+        assert!(e.contains("CORRIDOR_CHAIN_RPC_URL"), "{e}");
     }
 }

@@ -101,6 +101,9 @@ prefixed_id!(PayoutId, "po");
 prefixed_id!(InvoiceId, "inv");
 prefixed_id!(BeneficiaryId, "ben");
 prefixed_id!(PayoutBatchId, "pob");
+prefixed_id!(QuoteId, "quo");
+prefixed_id!(FundingWalletId, "fw");
+prefixed_id!(DepositId, "dep");
 
 #[cfg(test)]
 mod tests {

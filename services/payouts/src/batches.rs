@@ -13,7 +13,7 @@ use axum::{
     response::Response,
 };
 use chrono::{DateTime, Utc};
-use corridor_domain::ids::{MerchantId, PayoutBatchId};
+use corridor_domain::ids::PayoutBatchId;
 use corridor_platform::{
     ApiError, ApiJson, AppState,
     auth::{MerchantAuth, Scope},
@@ -118,7 +118,7 @@ pub async fn create_batch(
         Begin::Proceed(claimed) => claimed,
     };
     let mut tx = state.pool().begin().await.map_err(ApiError::internal)?;
-    let outcome = create(&mut tx, &state, auth.merchant_id, count, valid, errors, partial)
+    let outcome = create(&mut tx, &state, &auth, count, valid, errors, partial)
         .await
         .map(|b| (StatusCode::CREATED, b));
     claimed.finish(tx, outcome).await
@@ -146,12 +146,13 @@ fn refused(mut errors: Vec<(usize, ItemError)>) -> ApiError {
 async fn create(
     conn: &mut PgConnection,
     state: &AppState,
-    merchant: MerchantId,
+    auth: &MerchantAuth,
     count: usize,
     valid: Vec<(usize, payouts::ValidPayout)>,
     mut errors: Vec<(usize, ItemError)>,
     partial: bool,
 ) -> Result<BatchView, ApiError> {
+    let merchant = auth.merchant_id;
     let id = PayoutBatchId::new();
     let created_at = db::insert_batch(conn, id, merchant, count as i32)
         .await
@@ -161,7 +162,7 @@ async fn create(
         // Each item in its own savepoint: a refused item (insufficient funds, unknown
         // beneficiary, a client_reference used before) undoes only itself.
         let mut item_tx = conn.begin().await.map_err(ApiError::internal)?;
-        match payouts::create(&mut item_tx, state, merchant, v, Some((id.as_uuid(), index as i32))).await {
+        match payouts::create(&mut item_tx, state, auth, v, Some((id.as_uuid(), index as i32))).await {
             Ok(view) => {
                 item_tx.commit().await.map_err(ApiError::internal)?;
                 items.push(BatchItemView {

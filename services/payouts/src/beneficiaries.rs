@@ -118,19 +118,8 @@ pub fn validate(state: &AppState, req: CreateBeneficiary, prefix: &str) -> Resul
             format!("{prefix}country must be an ISO 3166-1 alpha-2 code such as DE"),
         ));
     }
-    if !state
-        .registry()
-        .deployments()
-        .iter()
-        .any(|d| d.chain_id == req.chain_id)
-    {
-        return Err(ApiError::unprocessable(
-            "unsupported_chain",
-            format!("{prefix}chain_id {} is not a chain this gateway pays on", req.chain_id),
-        ));
-    }
-    let address = EvmAddress::parse(&req.address)
-        .map_err(|e| ApiError::unprocessable("invalid_address", format!("{prefix}address {:?}: {e}", req.address)))?;
+    supported_chain(state, req.chain_id, &format!("{prefix}chain_id"))?;
+    let address = parse_address(&req.address, &format!("{prefix}address"))?;
     if address.as_alloy().is_zero() {
         return Err(ApiError::unprocessable(
             "invalid_address",
@@ -235,4 +224,20 @@ pub async fn list_beneficiaries(
         |r| BeneficiaryId::from_uuid(r.id).to_string(),
         BeneficiaryView::from,
     )))
+}
+
+/// A chain this gateway has a stablecoin on, or 422 `unsupported_chain` naming `field`.
+pub(crate) fn supported_chain(state: &AppState, chain_id: u64, field: &str) -> Result<(), ApiError> {
+    if state.registry().deployments().iter().any(|d| d.chain_id == chain_id) {
+        return Ok(());
+    }
+    Err(ApiError::unprocessable(
+        "unsupported_chain",
+        format!("{field} {chain_id} is not a chain this gateway has a stablecoin on"),
+    ))
+}
+
+/// An EVM address, EIP-55 checksummed or lowercase, or 422 `invalid_address` naming `field`.
+pub(crate) fn parse_address(input: &str, field: &str) -> Result<EvmAddress, ApiError> {
+    EvmAddress::parse(input).map_err(|e| ApiError::unprocessable("invalid_address", format!("{field} {input:?}: {e}")))
 }

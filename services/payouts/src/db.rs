@@ -110,6 +110,10 @@ pub struct PayoutRow {
     pub batch_index: Option<i32>,
     pub merchant_id: Uuid,
     pub hold_id: Uuid,
+    /// What the balance pays: `asset`/`amount`, or the quote's source side.
+    pub debit_asset: String,
+    pub debit_amount: Decimal,
+    pub quote_id: Option<Uuid>,
 }
 
 pub struct NewPayout<'a> {
@@ -126,6 +130,11 @@ pub struct NewPayout<'a> {
     pub hold: HoldId,
     /// Set for items of a payout batch.
     pub batch: Option<(Uuid, i32)>,
+    pub debit_asset: &'a str,
+    pub debit_amount: Decimal,
+    pub quote: Option<Uuid>,
+    /// The API key that asked for it, for its mandate's daily budget.
+    pub api_key: Option<Uuid>,
 }
 
 pub async fn insert_payout(conn: &mut PgConnection, p: NewPayout<'_>) -> Result<PayoutRow, sqlx::Error> {
@@ -133,11 +142,11 @@ pub async fn insert_payout(conn: &mut PgConnection, p: NewPayout<'_>) -> Result<
         PayoutRow,
         r#"INSERT INTO payouts.payouts
                (id, merchant_id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee,
-                purpose, status, hold_id, batch_id, batch_index)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending_screening', $11, $12, $13)
+                purpose, status, hold_id, batch_id, batch_index, debit_asset, debit_amount, quote_id, api_key_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending_screening', $11, $12, $13, $14, $15, $16, $17)
            RETURNING id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
                      status, failure_code, failure_reason, created_at, updated_at,
-                  tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id"#,
+                  tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id, debit_asset, debit_amount, quote_id"#,
         p.id.as_uuid(),
         p.merchant.as_uuid(),
         p.client_reference,
@@ -151,6 +160,10 @@ pub async fn insert_payout(conn: &mut PgConnection, p: NewPayout<'_>) -> Result<
         p.hold.as_uuid(),
         p.batch.map(|b| b.0),
         p.batch.map(|b| b.1),
+        p.debit_asset,
+        p.debit_amount,
+        p.quote,
+        p.api_key,
     )
     .fetch_one(&mut *conn)
     .await?;
@@ -184,7 +197,7 @@ pub async fn payout(
         PayoutRow,
         r#"SELECT id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
                   status, failure_code, failure_reason, created_at, updated_at,
-                  tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id
+                  tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id, debit_asset, debit_amount, quote_id
              FROM payouts.payouts WHERE id = $1 AND merchant_id = $2"#,
         id.as_uuid(),
         merchant.as_uuid(),
@@ -204,7 +217,7 @@ pub async fn payouts(
         PayoutRow,
         r#"SELECT id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
                   status, failure_code, failure_reason, created_at, updated_at,
-                  tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id
+                  tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id, debit_asset, debit_amount, quote_id
              FROM payouts.payouts
             WHERE merchant_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::uuid IS NULL OR id < $3)
             ORDER BY id DESC LIMIT $4"#,
@@ -255,7 +268,7 @@ pub async fn set_status(conn: &mut PgConnection, id: PayoutId, status: &str) -> 
         r#"UPDATE payouts.payouts SET status = $2, updated_at = now() WHERE id = $1
            RETURNING id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
                      status, failure_code, failure_reason, created_at, updated_at,
-                  tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id"#,
+                  tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id, debit_asset, debit_amount, quote_id"#,
         id.as_uuid(),
         status,
     )
@@ -275,7 +288,7 @@ pub async fn set_decided(
         r#"UPDATE payouts.payouts SET status = $2, decision_hash = $3, updated_at = now() WHERE id = $1
            RETURNING id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
                      status, failure_code, failure_reason, created_at, updated_at,
-                     tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id"#,
+                     tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id, debit_asset, debit_amount, quote_id"#,
         id.as_uuid(),
         status,
         decision_hash,
@@ -298,7 +311,7 @@ pub async fn set_failure(
             WHERE id = $1
            RETURNING id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
                      status, failure_code, failure_reason, created_at, updated_at,
-                     tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id"#,
+                     tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id, debit_asset, debit_amount, quote_id"#,
         id.as_uuid(),
         status,
         code,
@@ -318,7 +331,7 @@ pub async fn held_payouts(
         PayoutRow,
         r#"SELECT id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
                   status, failure_code, failure_reason, created_at, updated_at,
-                  tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id
+                  tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id, debit_asset, debit_amount, quote_id
              FROM payouts.payouts
             WHERE status = 'held' AND ($1::uuid IS NULL OR id > $1)
             ORDER BY id LIMIT $2"#,
@@ -380,7 +393,7 @@ pub async fn set_submitted(
             WHERE id = ANY($1) AND status IN ('cleared', 'approved')
            RETURNING id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
                      status, failure_code, failure_reason, created_at, updated_at,
-                     tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id"#,
+                     tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id, debit_asset, debit_amount, quote_id"#,
         ids,
         settlement,
     )
@@ -404,7 +417,7 @@ pub async fn settle_step(
             WHERE settlement_id = $1 AND status = $2
            RETURNING id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
                      status, failure_code, failure_reason, created_at, updated_at,
-                     tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id"#,
+                     tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id, debit_asset, debit_amount, quote_id"#,
         settlement,
         from,
         to,
@@ -441,7 +454,7 @@ pub async fn fail_settled(
             WHERE id = $1
            RETURNING id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
                      status, failure_code, failure_reason, created_at, updated_at,
-                     tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id"#,
+                     tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id, debit_asset, debit_amount, quote_id"#,
         id.as_uuid(),
         code,
         reason,
@@ -534,7 +547,7 @@ pub async fn batch_payouts(conn: &mut PgConnection, id: PayoutBatchId) -> Result
         PayoutRow,
         r#"SELECT id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
                   status, failure_code, failure_reason, created_at, updated_at,
-                  tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id
+                  tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id, debit_asset, debit_amount, quote_id
              FROM payouts.payouts WHERE batch_id = $1 ORDER BY batch_index"#,
         id.as_uuid(),
     )
@@ -555,7 +568,7 @@ pub async fn export(
         PayoutRow,
         r#"SELECT id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
                   status, failure_code, failure_reason, created_at, updated_at,
-                  tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id
+                  tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id, debit_asset, debit_amount, quote_id
              FROM payouts.payouts
             WHERE merchant_id = $1 AND ($2::text IS NULL OR status = $2)
               AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4)

@@ -24,6 +24,8 @@ mod tests {
             fee_bps: bps,
             fee_fixed: fixed.parse().unwrap(),
             review_threshold: 10_000.into(),
+            quote_ttl: Duration::from_secs(30),
+            fx_rates: Vec::new(),
         }
     }
 

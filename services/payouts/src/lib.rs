@@ -3,13 +3,17 @@
 //! `payout.created` event, the screening step, compliance review, and settlement through the
 //! PayoutRouter with the chain's answer booked back in the ledger.
 //!
-//! Status: see the README's status table; quotes, mandates and CSV export are not built yet.
+//! Also here: cross-asset quotes, agent mandates (enforced in the payout transaction), and
+//! direct deposits from registered funding wallets, credited at finality.
 
 pub mod batches;
 pub mod beneficiaries;
 mod db;
+pub mod deposits;
 pub mod fees;
+mod mandate;
 pub mod payouts;
+pub mod quotes;
 pub mod review;
 pub mod screening;
 pub mod settlement;
@@ -25,6 +29,9 @@ pub const NAME: &str = "payouts";
 /// Payouts screened per round.
 const SCREEN_PER_ROUND_MAX: i64 = 500;
 const SCREEN_POLL: Duration = Duration::from_millis(250);
+/// Deposits recorded, and deposits settled, per round.
+const DEPOSITS_PER_ROUND_MAX: i64 = 500;
+const DEPOSITS_POLL: Duration = Duration::from_millis(500);
 
 /// The payouts service. Without a settlement configuration (no chain, router or compliance key)
 /// payouts are created, screened and reviewed, and wait in `cleared` until one is configured.
@@ -33,7 +40,10 @@ pub fn service(settlement: Option<SettlementConfig>) -> Service {
         name: NAME,
         routes,
         spawn_jobs: Box::new(move |state: AppState, shutdown: CancellationToken| {
-            let mut jobs = vec![tokio::spawn(screen_loop(state.clone(), shutdown.clone()))];
+            let mut jobs = vec![
+                tokio::spawn(screen_loop(state.clone(), shutdown.clone())),
+                tokio::spawn(deposits_loop(state.clone(), shutdown.clone())),
+            ];
             if let Some(config) = settlement.clone() {
                 let settler = Settler::new(state.pool().clone(), state.registry().clone(), config);
                 jobs.push(tokio::spawn(settler.run(shutdown)));
@@ -70,6 +80,30 @@ async fn screen_loop(state: AppState, shutdown: CancellationToken) {
     }
 }
 
+async fn deposits_loop(state: AppState, shutdown: CancellationToken) {
+    loop {
+        let busy = match deposits::follow_deposits(state.pool(), state.registry(), DEPOSITS_PER_ROUND_MAX).await {
+            Ok(r) => {
+                r.incoming as i64 == DEPOSITS_PER_ROUND_MAX
+                    || (r.credited + r.reversed) as i64 == DEPOSITS_PER_ROUND_MAX
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "deposit round failed; retrying");
+                false
+            }
+        };
+        if shutdown.is_cancelled() {
+            return;
+        }
+        if !busy {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(DEPOSITS_POLL) => {}
+            }
+        }
+    }
+}
+
 pub fn routes(state: AppState) -> OpenApiRouter {
     OpenApiRouter::new()
         .routes(routes!(
@@ -85,5 +119,9 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         .routes(routes!(batches::get_batch))
         .routes(routes!(review::list_held))
         .routes(routes!(review::review_payout))
+        .routes(routes!(quotes::create_quote))
+        .routes(routes!(quotes::get_quote))
+        .routes(routes!(deposits::create_funding_wallet, deposits::list_funding_wallets))
+        .routes(routes!(deposits::list_deposits))
         .with_state(state)
 }

@@ -3,7 +3,7 @@
 use crate::{
     beneficiaries::{self, CreateBeneficiary},
     db::{self, NewPayout, PayoutRow},
-    fees,
+    fees, mandate, quotes,
 };
 use axum::{
     extract::{Path, State},
@@ -13,7 +13,7 @@ use axum::{
 use chrono::{DateTime, Utc};
 use corridor_domain::{
     EvmAddress, Money,
-    ids::{BeneficiaryId, HoldId, MerchantId, PayoutBatchId, PayoutId},
+    ids::{BeneficiaryId, HoldId, MerchantId, PayoutBatchId, PayoutId, QuoteId},
 };
 use corridor_platform::{
     ApiError, ApiJson, ApiQuery, AppState,
@@ -44,7 +44,9 @@ pub struct CreatePayout {
     pub beneficiary: Option<CreateBeneficiary>,
     #[schema(example = "Invoice 42, cotton yarn")]
     pub purpose: String,
-    /// Cross-asset quotes are not available yet; a payout that names one is refused.
+    /// A cross-asset quote (`quo_...`, from `POST /v1/quotes`): the payout pays the quote's
+    /// target amount and asset (which `amount` and `asset` must repeat) and debits its source
+    /// amount plus fee; after the quote's expiry it is refused with `quote_expired`.
     pub quote_id: Option<String>,
 }
 
@@ -88,11 +90,17 @@ pub struct PayoutView {
     pub status: String,
     /// What the beneficiary receives.
     pub amount: String,
-    /// The platform fee, charged on top of the amount.
+    /// The platform fee, charged on top of the amount, in `debit_asset`.
     pub fee: String,
-    /// amount + fee: what was reserved from the available balance.
+    /// What was reserved from the available balance in `debit_asset`: amount + fee, or with a
+    /// quote, the quote's source amount + fee.
     pub total: String,
+    /// The asset paid to the beneficiary.
     pub asset: String,
+    /// The balance the payout is paid from: `asset`, or a quote's source asset.
+    pub debit_asset: String,
+    #[schema(value_type = Option<String>)]
+    pub quote_id: Option<QuoteId>,
     pub chain_id: i64,
     #[schema(value_type = String)]
     pub beneficiary_id: BeneficiaryId,
@@ -128,8 +136,10 @@ impl From<PayoutRow> for PayoutView {
             status: r.status,
             amount: r.amount.to_string(),
             fee: r.fee.to_string(),
-            total: (r.amount + r.fee).to_string(),
+            total: (r.debit_amount + r.fee).to_string(),
             asset: r.asset,
+            debit_asset: r.debit_asset,
+            quote_id: r.quote_id.map(QuoteId::from_uuid),
             chain_id: r.chain_id,
             beneficiary_id: BeneficiaryId::from_uuid(r.beneficiary_id),
             recipient,
@@ -174,10 +184,12 @@ enum Payee {
 pub(crate) struct ValidPayout {
     pub(crate) client_reference: String,
     amount: Money,
+    /// The fee without a quote; a quote carries its own.
     fee: Money,
     chain_id: u64,
     payee: Payee,
     purpose: String,
+    quote: Option<QuoteId>,
 }
 
 pub(crate) fn validate(state: &AppState, req: CreatePayout) -> Result<ValidPayout, ApiError> {
@@ -195,12 +207,15 @@ pub(crate) fn validate(state: &AppState, req: CreatePayout) -> Result<ValidPayou
             "purpose must have 1 to 140 characters",
         ));
     }
-    if req.quote_id.is_some() {
-        return Err(ApiError::unprocessable(
-            "quotes_not_available",
-            "cross-asset quotes are not available yet; pay in the asset of your balance",
-        ));
-    }
+    let quote = req
+        .quote_id
+        .as_deref()
+        .map(|q| {
+            QuoteId::parse(q).map_err(|_| {
+                ApiError::unprocessable("quote_not_found", "no quote with this id belongs to this merchant")
+            })
+        })
+        .transpose()?;
     let asset = state.registry().get(&req.asset)?;
     state.registry().deployment(&asset.code, req.chain_id)?;
     let amount = Money::parse_positive(&req.amount, asset)?;
@@ -228,6 +243,7 @@ pub(crate) fn validate(state: &AppState, req: CreatePayout) -> Result<ValidPayou
         chain_id: req.chain_id,
         payee,
         purpose: purpose.to_owned(),
+        quote,
     })
 }
 
@@ -260,7 +276,7 @@ pub async fn create_payout(
         Begin::Proceed(claimed) => claimed,
     };
     let mut tx = state.pool().begin().await.map_err(ApiError::internal)?;
-    let outcome = create(&mut tx, &state, auth.merchant_id, valid, None)
+    let outcome = create(&mut tx, &state, &auth, valid, None)
         .await
         .map(|p| (StatusCode::CREATED, p));
     claimed.finish(tx, outcome).await
@@ -269,10 +285,11 @@ pub async fn create_payout(
 pub(crate) async fn create(
     conn: &mut PgConnection,
     state: &AppState,
-    merchant: MerchantId,
+    auth: &MerchantAuth,
     p: ValidPayout,
     batch: Option<(uuid::Uuid, i32)>,
 ) -> Result<PayoutView, ApiError> {
+    let merchant = auth.merchant_id;
     let beneficiary = match &p.payee {
         Payee::Existing(id) => db::beneficiary(conn, merchant, *id)
             .await
@@ -298,9 +315,17 @@ pub(crate) async fn create(
             ),
         ));
     }
+    let (debit, fee, quote) = match p.quote {
+        None => (p.amount.clone(), p.fee.clone(), None),
+        Some(q) => {
+            let d = quotes::take(conn, state, merchant, q, &p.amount).await?;
+            (d.amount, d.fee, Some(d.quote))
+        }
+    };
+    let total = debit.checked_add(&fee)?;
+    mandate::enforce(conn, auth.key_id, &total, beneficiary.id).await?;
     let id = PayoutId::new();
     let hold = HoldId::new();
-    let total = p.amount.checked_add(&p.fee)?;
     ledger::create_hold(conn, hold, merchant, &total, &format!("payout {id}"), state.registry()).await?;
     let row = db::insert_payout(
         conn,
@@ -313,10 +338,14 @@ pub(crate) async fn create(
             chain_id: p.chain_id as i64,
             recipient: &beneficiary.address,
             amount: p.amount.amount(),
-            fee: p.fee.amount(),
+            fee: fee.amount(),
             purpose: &p.purpose,
             hold,
             batch,
+            debit_asset: debit.asset().as_str(),
+            debit_amount: debit.amount(),
+            quote: quote.map(|q| q.as_uuid()),
+            api_key: Some(auth.key_id.as_uuid()),
         },
     )
     .await
@@ -324,6 +353,10 @@ pub(crate) async fn create(
         StoreError::Constraint(c) if c == "payouts_client_reference_unique" => ApiError::conflict(
             "duplicate_client_reference",
             format!("a payout with client_reference {:?} already exists", p.client_reference),
+        ),
+        StoreError::Constraint(c) if c == "payouts_quote_id_key" => ApiError::conflict(
+            "quote_already_used",
+            "this quote has already paid a payout; ask for a new one",
         ),
         other => other.into(),
     })?;

@@ -221,6 +221,8 @@ mod tests {
             fee_bps: 0,
             fee_fixed: Decimal::ZERO,
             review_threshold: Decimal::from(10_000),
+            quote_ttl: Duration::from_secs(30),
+            fx_rates: Vec::new(),
         }
     }
 

@@ -349,13 +349,11 @@ impl Settler {
     }
 
     /// Final: each hold is posted to chain clearing (the amount) and platform fees (the fee).
+    /// A quoted payout's hold is in the source asset: its entry converts through the FX
+    /// account, source in and target out at the quote's rate, so each asset balances on its own.
     async fn complete(&self, conn: &mut PgConnection, settlement: Uuid, asset: &str) -> Result<u64, SettleError> {
-        let code = AssetCode::parse(asset).map_err(|e| SettleError::Invalid(e.to_string()))?;
-        let asset_def = self
-            .registry
-            .get(asset)
-            .map_err(|e| SettleError::Invalid(e.to_string()))?
-            .clone();
+        let invalid = |e: &dyn std::fmt::Display| SettleError::Invalid(e.to_string());
+        let paid = self.registry.get(asset).map_err(|e| invalid(&e))?.clone();
         sqlx::query!(
             "UPDATE payouts.settlements SET status = 'completed', updated_at = now() WHERE id = $1",
             settlement,
@@ -365,15 +363,24 @@ impl Settler {
         let rows = db::settle_step(conn, settlement, "confirmed", "completed", None).await?;
         for row in &rows {
             let id = PayoutId::from_uuid(row.id);
-            let money = |d: Decimal| Money::new(d, &asset_def).map_err(|e| SettleError::Invalid(e.to_string()));
+            let debit = self.registry.get(&row.debit_asset).map_err(|e| invalid(&e))?.clone();
+            let in_paid = Money::new(row.amount, &paid).map_err(|e| invalid(&e))?;
+            let in_debit = |d: Decimal| Money::new(d, &debit).map_err(|e| invalid(&e));
             let mut destinations = vec![(
-                AccountKey::platform(code.clone(), Purpose::ChainClearing),
-                money(row.amount)?,
+                AccountKey::platform(paid.code.clone(), Purpose::ChainClearing),
+                in_paid.clone(),
             )];
+            if row.quote_id.is_some() {
+                destinations.push((
+                    AccountKey::platform(debit.code.clone(), Purpose::Fx),
+                    in_debit(row.debit_amount)?,
+                ));
+                destinations.push((AccountKey::platform(paid.code.clone(), Purpose::Fx), in_paid.negated()));
+            }
             if !row.fee.is_zero() {
                 destinations.push((
-                    AccountKey::platform(code.clone(), Purpose::PlatformFees),
-                    money(row.fee)?,
+                    AccountKey::platform(debit.code.clone(), Purpose::PlatformFees),
+                    in_debit(row.fee)?,
                 ));
             }
             ledger::post_hold(

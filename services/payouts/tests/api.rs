@@ -94,7 +94,7 @@ async fn bad_input_is_a_clear_problem_and_reserves_nothing(pool: PgPool) {
         ),
         (
             json!({ "client_reference": "r", "amount": "1", "asset": "USDC", "chain_id": CHAIN, "beneficiary_id": ben, "purpose": "p", "quote_id": "q_1" }),
-            "quotes_not_available",
+            "quote_not_found",
         ),
         (
             json!({ "client_reference": "r", "amount": "1", "asset": "USDC", "chain_id": CHAIN, "purpose": "p",

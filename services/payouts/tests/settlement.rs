@@ -443,3 +443,56 @@ async fn a_thousand_concurrent_requests_over_a_hundred_keys_make_a_hundred_payou
     let mut conn = app.pool.acquire().await.unwrap();
     assert!(ledger::check(&mut conn).await.unwrap().is_consistent());
 }
+
+/// A USDC balance pays a beneficiary in EURC at a quoted rate: EURC arrives on chain, and at
+/// finality one entry moves USDC into the FX account and EURC out of it, each asset balanced.
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn a_quoted_payout_delivers_the_target_asset_and_converts_through_fx_at_finality(pool: PgPool) {
+    let chain = Chain::start().await;
+    let app = App::with_registry(
+        pool,
+        &[
+            ("CORRIDOR_PAYOUT_FEE_BPS", "10"),
+            ("CORRIDOR_FX_RATES", "USDC/EURC=0.92"),
+        ],
+        chain.registry(),
+    )
+    .await;
+    let (merchant, key) = app.merchant("1000").await;
+    let quote = app
+        .send(
+            Method::POST,
+            "/v1/quotes",
+            &key,
+            None,
+            Some(json!({ "source_asset": "USDC", "target_asset": "EURC", "source_amount": "100" })),
+        )
+        .await;
+    assert_eq!(quote.status, StatusCode::CREATED, "{}", quote.body);
+    assert_eq!(quote.body["target_amount"], "92.000000");
+    let to = recipient(3);
+    let mut body = inline_payout("fx-1", "92", to);
+    body["asset"] = json!("EURC");
+    body["quote_id"] = quote.body["id"].clone();
+    let res = app.pay(&key, "k1", body).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let id = res.body["id"].as_str().unwrap().to_owned();
+    let p = Pipeline::new(&app, &chain).await;
+    p.screen().await;
+    assert_eq!(p.settle().await, (1, 0));
+
+    assert_eq!(payout(&app, &key, &id).await["status"], "completed");
+    assert_eq!(
+        chain.token_balance(chain.deployment.eurc, to).await,
+        U256::from(92_000_000u64)
+    );
+    assert_eq!(chain.usdc_balance(to).await, U256::ZERO);
+    // 100 USDC + 0.1 fee left the merchant; the platform holds 100 USDC against 92 EURC paid.
+    assert_eq!(app.balances(merchant).await, ("899.9".to_owned(), "0".to_owned()));
+    assert_eq!(platform_balance(&app, "USDC", "fx").await, "100");
+    assert_eq!(platform_balance(&app, "EURC", "fx").await, "-92");
+    assert_eq!(platform_balance(&app, "EURC", "chain_clearing").await, "92");
+    assert_eq!(platform_balance(&app, "USDC", "platform_fees").await, "0.1");
+    let mut conn = app.pool.acquire().await.unwrap();
+    assert!(ledger::check(&mut conn).await.unwrap().is_consistent());
+}

@@ -56,6 +56,41 @@ pub struct PayoutPolicy {
     pub fee_fixed: rust_decimal::Decimal,
     /// Screening holds a payout of at least this amount (in units of the asset) for review.
     pub review_threshold: rust_decimal::Decimal,
+    /// How long a cross-asset quote's rate holds.
+    pub quote_ttl: Duration,
+    /// The static rate table behind quotes (`CORRIDOR_FX_RATES`); empty means no quotes.
+    pub fx_rates: Vec<FxRate>,
+}
+
+/// One direction of a conversion: 1 `source` buys `rate` `target`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FxRate {
+    pub source: String,
+    pub target: String,
+    pub rate: rust_decimal::Decimal,
+}
+
+/// Parses `USDC/EURC=0.92,EURC/USDC=1.085`.
+fn parse_fx_rates(input: &str) -> Result<Vec<FxRate>, String> {
+    let mut rates: Vec<FxRate> = Vec::new();
+    for pair in input.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (assets, rate) = pair
+            .split_once('=')
+            .ok_or(format!("{pair:?}: expected SOURCE/TARGET=RATE"))?;
+        let (source, target) = assets
+            .split_once('/')
+            .ok_or(format!("{pair:?}: expected SOURCE/TARGET=RATE"))?;
+        let rate: rust_decimal::Decimal = rate.trim().parse().map_err(|e| format!("{pair:?}: {e}"))?;
+        if rate <= rust_decimal::Decimal::ZERO {
+            return Err(format!("{pair:?}: a rate must be positive"));
+        }
+        let (source, target) = (source.trim().to_ascii_uppercase(), target.trim().to_ascii_uppercase());
+        if source == target || rates.iter().any(|r| r.source == source && r.target == target) {
+            return Err(format!("{pair:?}: a pair must name two assets, once"));
+        }
+        rates.push(FxRate { source, target, rate });
+    }
+    Ok(rates)
 }
 
 /// Every environment variable the binary reads. deploy/ manifests are checked against this list.
@@ -79,6 +114,8 @@ pub const ENV_KEYS: &[&str] = &[
     "CORRIDOR_PAYOUT_FEE_BPS",
     "CORRIDOR_PAYOUT_FEE_FIXED",
     "CORRIDOR_PAYOUT_REVIEW_THRESHOLD",
+    "CORRIDOR_QUOTE_TTL_SECS",
+    "CORRIDOR_FX_RATES",
 ];
 
 pub const DEV_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/corridor";
@@ -173,7 +210,24 @@ impl Config {
             fee_bps: parse(&get, "CORRIDOR_PAYOUT_FEE_BPS", "0")?,
             fee_fixed: parse(&get, "CORRIDOR_PAYOUT_FEE_FIXED", "0")?,
             review_threshold: parse(&get, "CORRIDOR_PAYOUT_REVIEW_THRESHOLD", "10000")?,
+            quote_ttl: Duration::from_secs(parse(&get, "CORRIDOR_QUOTE_TTL_SECS", "30")?),
+            fx_rates: parse_fx_rates(&get("CORRIDOR_FX_RATES").unwrap_or_else(|| {
+                // The dev profile's static table; production names its own rates or has none.
+                if profile == Profile::Prod {
+                    ""
+                } else {
+                    "USDC/EURC=0.92,EURC/USDC=1.085"
+                }
+                .to_owned()
+            }))
+            .map_err(|e| err("CORRIDOR_FX_RATES", e))?,
         };
+        if !(5..=3600).contains(&payouts.quote_ttl.as_secs()) {
+            return Err(err(
+                "CORRIDOR_QUOTE_TTL_SECS",
+                "must be between 5 and 3600 seconds".into(),
+            ));
+        }
         if !payouts.review_threshold.is_sign_positive() || payouts.review_threshold.is_zero() {
             return Err(err(
                 "CORRIDOR_PAYOUT_REVIEW_THRESHOLD",
@@ -274,6 +328,39 @@ mod tests {
         assert_eq!(
             private_in_prod.unwrap_err().key,
             "CORRIDOR_WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS"
+        );
+    }
+
+    #[test]
+    fn fx_rates_parse_into_directed_pairs_and_bad_tables_name_the_key() {
+        let c = with(&[]).unwrap();
+        assert_eq!(c.payouts.fx_rates.len(), 2, "dev ships a static table");
+        let c = with(&[("CORRIDOR_FX_RATES", "usdc/eurc = 0.9150")]).unwrap();
+        assert_eq!(
+            c.payouts.fx_rates,
+            vec![FxRate {
+                source: "USDC".into(),
+                target: "EURC".into(),
+                rate: "0.9150".parse().unwrap()
+            }]
+        );
+        for bad in [
+            "USDC/EURC",
+            "USDC=1",
+            "USDC/USDC=1",
+            "USDC/EURC=-1",
+            "USDC/EURC=1,USDC/EURC=2",
+            "A/B=x",
+        ] {
+            assert_eq!(
+                with(&[("CORRIDOR_FX_RATES", bad)]).unwrap_err().key,
+                "CORRIDOR_FX_RATES",
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            with(&[("CORRIDOR_QUOTE_TTL_SECS", "1")]).unwrap_err().key,
+            "CORRIDOR_QUOTE_TTL_SECS"
         );
     }
 }

@@ -127,3 +127,107 @@ pub async fn revoke(conn: &mut PgConnection, merchant: MerchantId, id: ApiKeyId)
     }
     Ok(())
 }
+
+/// A spending mandate on an API key (see migrations/*_mandates_quotes_deposits.sql).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MandateRow {
+    pub api_key_id: uuid::Uuid,
+    pub asset: String,
+    pub per_payout_max: Option<rust_decimal::Decimal>,
+    pub daily_budget: Option<rust_decimal::Decimal>,
+    pub allowed_beneficiaries: Option<Vec<uuid::Uuid>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub struct NewMandate<'a> {
+    pub asset: &'a str,
+    pub per_payout_max: Option<rust_decimal::Decimal>,
+    pub daily_budget: Option<rust_decimal::Decimal>,
+    pub allowed_beneficiaries: Option<&'a [uuid::Uuid]>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// The key's mandate. `lock` takes the row for the rest of the transaction, so the payouts a key
+/// makes at the same time are counted one after the other against its budget.
+pub async fn mandate(conn: &mut PgConnection, key: ApiKeyId, lock: bool) -> Result<Option<MandateRow>, StoreError> {
+    let row = if lock {
+        sqlx::query_as!(
+            MandateRow,
+            r#"SELECT api_key_id, asset, per_payout_max, daily_budget, allowed_beneficiaries, expires_at,
+                      created_at, updated_at
+                 FROM platform.api_key_mandates WHERE api_key_id = $1 FOR UPDATE"#,
+            key.as_uuid(),
+        )
+        .fetch_optional(&mut *conn)
+        .await?
+    } else {
+        sqlx::query_as!(
+            MandateRow,
+            r#"SELECT api_key_id, asset, per_payout_max, daily_budget, allowed_beneficiaries, expires_at,
+                      created_at, updated_at
+                 FROM platform.api_key_mandates WHERE api_key_id = $1"#,
+            key.as_uuid(),
+        )
+        .fetch_optional(&mut *conn)
+        .await?
+    };
+    Ok(row)
+}
+
+/// Sets (or replaces) the mandate of one of the merchant's live keys.
+pub async fn set_mandate(
+    conn: &mut PgConnection,
+    merchant: MerchantId,
+    key: ApiKeyId,
+    m: NewMandate<'_>,
+) -> Result<MandateRow, StoreError> {
+    let row = sqlx::query_as!(
+        MandateRow,
+        r#"INSERT INTO platform.api_key_mandates
+               (api_key_id, asset, per_payout_max, daily_budget, allowed_beneficiaries, expires_at)
+           SELECT k.id, $3, $4, $5, $6, $7 FROM platform.api_keys k
+            WHERE k.id = $1 AND k.merchant_id = $2 AND k.revoked_at IS NULL
+           ON CONFLICT (api_key_id) DO UPDATE SET
+               asset = EXCLUDED.asset, per_payout_max = EXCLUDED.per_payout_max,
+               daily_budget = EXCLUDED.daily_budget, allowed_beneficiaries = EXCLUDED.allowed_beneficiaries,
+               expires_at = EXCLUDED.expires_at, updated_at = now()
+           RETURNING api_key_id, asset, per_payout_max, daily_budget, allowed_beneficiaries, expires_at,
+                     created_at, updated_at"#,
+        key.as_uuid(),
+        merchant.as_uuid(),
+        m.asset,
+        m.per_payout_max,
+        m.daily_budget,
+        m.allowed_beneficiaries,
+        m.expires_at,
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.ok_or(StoreError::NotFound("api key"))
+}
+
+/// Whether `key` belongs to the merchant (revoked or not).
+pub async fn belongs_to(conn: &mut PgConnection, merchant: MerchantId, key: ApiKeyId) -> Result<bool, StoreError> {
+    Ok(sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM platform.api_keys WHERE id = $1 AND merchant_id = $2) AS "e!""#,
+        key.as_uuid(),
+        merchant.as_uuid(),
+    )
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+/// Lifts a key's mandate; the routes let only an unmandated key do it.
+pub async fn delete_mandate(conn: &mut PgConnection, merchant: MerchantId, key: ApiKeyId) -> Result<bool, StoreError> {
+    let done = sqlx::query!(
+        r#"DELETE FROM platform.api_key_mandates m USING platform.api_keys k
+            WHERE m.api_key_id = k.id AND k.id = $1 AND k.merchant_id = $2"#,
+        key.as_uuid(),
+        merchant.as_uuid(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}

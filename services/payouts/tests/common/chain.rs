@@ -48,16 +48,20 @@ impl Chain {
         }
     }
 
-    /// The built-in registry plus this chain's test USDC.
+    /// The built-in registry plus this chain's test USDC and EURC.
     pub fn registry(&self) -> AssetRegistry {
-        AssetRegistry::builtin()
-            .with_deployment(TokenDeployment {
-                asset: AssetCode::parse("USDC").unwrap(),
-                chain_id: LOCAL,
-                token: EvmAddress::from_alloy(self.deployment.usdc),
-                decimals: 6,
-            })
-            .unwrap()
+        let mut registry = AssetRegistry::builtin();
+        for (code, token) in [("USDC", self.deployment.usdc), ("EURC", self.deployment.eurc)] {
+            registry = registry
+                .with_deployment(TokenDeployment {
+                    asset: AssetCode::parse(code).unwrap(),
+                    chain_id: LOCAL,
+                    token: EvmAddress::from_alloy(token),
+                    decimals: 6,
+                })
+                .unwrap();
+        }
+        registry
     }
 
     pub async fn submitter(&self, pool: &PgPool) -> Submitter {
@@ -91,7 +95,11 @@ impl Chain {
     }
 
     pub async fn usdc_balance(&self, who: Address) -> U256 {
-        TestStablecoin::new(self.deployment.usdc, &self.provider)
+        self.token_balance(self.deployment.usdc, who).await
+    }
+
+    pub async fn token_balance(&self, token: Address, who: Address) -> U256 {
+        TestStablecoin::new(token, &self.provider)
             .balanceOf(who)
             .call()
             .await
@@ -110,5 +118,28 @@ impl Chain {
             .await
             .unwrap();
         self.provider.anvil_set_auto_mine(false).await.unwrap();
+    }
+
+    /// `from` sends `units` of `token` to `to`, mined in a block of its own; returns the block.
+    pub async fn transfer(
+        &self,
+        from: &alloy::signers::local::PrivateKeySigner,
+        token: Address,
+        to: Address,
+        units: U256,
+    ) -> u64 {
+        use alloy::{network::EthereumWallet, providers::ProviderBuilder};
+        let sender = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(from.clone()))
+            .connect_http(self.anvil.endpoint_url());
+        let pending = TestStablecoin::new(token, &sender)
+            .transfer(to, units)
+            .send()
+            .await
+            .unwrap();
+        self.mine(1).await;
+        let receipt = pending.get_receipt().await.unwrap();
+        assert!(receipt.status(), "transfer reverted");
+        receipt.block_number.unwrap()
     }
 }

@@ -35,10 +35,13 @@ pub enum Scope {
     ApiKeysManage,
     #[serde(rename = "sandbox:write")]
     SandboxWrite,
+    /// Register the wallets deposits come from.
+    #[serde(rename = "funding:manage")]
+    FundingManage,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 8] = [
+    pub const ALL: [Scope; 9] = [
         Scope::BalancesRead,
         Scope::PayoutsRead,
         Scope::PayoutsWrite,
@@ -47,6 +50,7 @@ impl Scope {
         Scope::WebhooksManage,
         Scope::ApiKeysManage,
         Scope::SandboxWrite,
+        Scope::FundingManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -59,6 +63,7 @@ impl Scope {
             Scope::WebhooksManage => "webhooks:manage",
             Scope::ApiKeysManage => "api_keys:manage",
             Scope::SandboxWrite => "sandbox:write",
+            Scope::FundingManage => "funding:manage",
         }
     }
 
