@@ -63,16 +63,33 @@ async fn find_account(
     owner_id: Option<Uuid>,
     key: &AccountKey,
 ) -> Result<Option<AccountId>, StoreError> {
-    let id = sqlx::query_scalar!(
-        r#"SELECT id FROM ledger.accounts
-            WHERE owner_kind = $1 AND owner_id IS NOT DISTINCT FROM $2 AND asset = $3 AND purpose = $4"#,
-        owner_kind,
-        owner_id,
-        key.asset.as_str(),
-        key.purpose.as_str(),
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
+    // Two spellings so both use the unique index: `IS NOT DISTINCT FROM` cannot, and a scan of
+    // the accounts table (whose balance rows are updated on every posting) is slow under load.
+    let id = match owner_id {
+        Some(owner) => {
+            sqlx::query_scalar!(
+                r#"SELECT id FROM ledger.accounts
+                    WHERE owner_kind = $1 AND owner_id = $2 AND asset = $3 AND purpose = $4"#,
+                owner_kind,
+                owner,
+                key.asset.as_str(),
+                key.purpose.as_str(),
+            )
+            .fetch_optional(&mut *conn)
+            .await?
+        }
+        None => {
+            sqlx::query_scalar!(
+                r#"SELECT id FROM ledger.accounts
+                    WHERE owner_kind = $1 AND owner_id IS NULL AND asset = $2 AND purpose = $3"#,
+                owner_kind,
+                key.asset.as_str(),
+                key.purpose.as_str(),
+            )
+            .fetch_optional(&mut *conn)
+            .await?
+        }
+    };
     Ok(id.map(AccountId::from_uuid))
 }
 
@@ -83,6 +100,16 @@ pub async fn post_entry(
     entry: &EntryDraft,
     registry: &AssetRegistry,
 ) -> Result<EntryId, StoreError> {
+    let ids = resolve_accounts(conn, entry, registry).await?;
+    insert_entry(conn, entry, &ids).await
+}
+
+/// Validates the entry and finds (or creates) the account behind each of its postings.
+async fn resolve_accounts<'e>(
+    conn: &mut PgConnection,
+    entry: &'e EntryDraft,
+    registry: &AssetRegistry,
+) -> Result<BTreeMap<&'e AccountKey, AccountId>, StoreError> {
     entry.validate()?;
     let mut ids: BTreeMap<&AccountKey, AccountId> = BTreeMap::new();
     for posting in &entry.postings {
@@ -91,6 +118,15 @@ pub async fn post_entry(
             ids.insert(&posting.account, id);
         }
     }
+    Ok(ids)
+}
+
+/// Writes a validated entry whose accounts `resolve_accounts` found.
+async fn insert_entry(
+    conn: &mut PgConnection,
+    entry: &EntryDraft,
+    ids: &BTreeMap<&AccountKey, AccountId>,
+) -> Result<EntryId, StoreError> {
     sqlx::query!(
         "INSERT INTO ledger.entries (id, kind, memo) VALUES ($1, $2, $3)",
         entry.id.as_uuid(),
@@ -204,9 +240,9 @@ pub async fn create_hold(
         reserved.clone(),
         amount.clone(),
     );
-    let entry_id = post_entry(conn, &entry, registry).await?;
-    let available_id = ensure_account(conn, &available, registry).await?;
-    let reserved_id = ensure_account(conn, &reserved, registry).await?;
+    let accounts = resolve_accounts(conn, &entry, registry).await?;
+    let (available_id, reserved_id) = (accounts[&available], accounts[&reserved]);
+    let entry_id = insert_entry(conn, &entry, &accounts).await?;
     sqlx::query!(
         r#"INSERT INTO ledger.holds (id, reserved_account_id, available_account_id, asset, amount, pending_entry_id)
            VALUES ($1, $2, $3, $4, $5, $6)"#,

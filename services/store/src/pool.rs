@@ -36,6 +36,9 @@ pub async fn connect(config: &PoolConfig) -> Result<PgPool, sqlx::Error> {
         .min_connections(config.connections_min)
         .acquire_timeout(config.acquire_timeout)
         .idle_timeout(Some(config.idle_timeout))
+        // No ping before every checkout (one more round trip per query): a broken connection
+        // fails its first query and is dropped from the pool, and every caller handles errors.
+        .test_before_acquire(false)
         .connect_with(options)
         .await
 }
