@@ -1,6 +1,13 @@
 //! Screening of every outgoing transfer: sanctions lists, address screening, rules, travel rule, the four-eyes review queue and decisions bound on chain (issue #6).
 //!
-//! Status: registered with the `corridor` binary; its API and jobs are not built yet.
+//! Built so far: list parsing (OFAC's CSV files, with addresses from the remarks), name
+//! normalisation and scoring, and the screening index. Not built yet: storing list versions,
+//! rules, the case queue, the audit log and the service's API and jobs.
+
+pub mod index;
+pub mod lists;
+pub mod names;
+pub mod ofac;
 
 use corridor_platform::{
     AppState,
