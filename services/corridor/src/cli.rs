@@ -37,6 +37,9 @@ pub enum Command {
     /// Ledger maintenance.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// Sanctions lists.
+    #[command(subcommand)]
+    Sanctions(SanctionsCommand),
     /// Run everything locally: Postgres, anvil, contracts, migrations, demo data, all services.
     Dev(dev::DevArgs),
 }
@@ -77,6 +80,26 @@ pub enum ConsoleUserCommand {
         #[arg(long)]
         merchant: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SanctionsCommand {
+    /// Import a list version: `--source ofac_sdn --dir DIR` reads that source's files from DIR
+    /// (ofac_sdn: sdn.csv, alt.csv, add.csv, sdn_comments.csv; ofac_consolidated: cons_prim.csv,
+    /// cons_alt.csv, cons_add.csv, cons_comments.csv), or `--default` the shipped snapshot.
+    Import {
+        #[arg(long, required_unless_present = "default")]
+        source: Option<String>,
+        #[arg(long, required_unless_present = "default")]
+        dir: Option<std::path::PathBuf>,
+        /// The list's publication date, if known (YYYY-MM-DD).
+        #[arg(long)]
+        published_on: Option<chrono::NaiveDate>,
+        #[arg(long, conflicts_with_all = ["source", "dir"])]
+        default: bool,
+    },
+    /// Show the stored list versions, newest first.
+    Versions,
 }
 
 #[derive(Debug, Subcommand)]
@@ -164,6 +187,64 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ledger(LedgerCommand::Check) => {
             let report = admin::ledger_check(&state(config).await?).await?;
             println!("{report}");
+            Ok(())
+        }
+        Command::Sanctions(SanctionsCommand::Import {
+            source,
+            dir,
+            published_on,
+            default,
+        }) => {
+            let state = state(config).await?;
+            let imported = if default {
+                let mut all = Vec::new();
+                for (source, files) in corridor_compliance::versions::DEFAULT_SNAPSHOT {
+                    all.push(corridor_compliance::versions::import(state.pool(), source, files, None, "cli").await?);
+                }
+                all
+            } else {
+                let (source, dir) = (source.unwrap_or_default(), dir.unwrap_or_default());
+                let names = corridor_compliance::versions::SOURCES
+                    .iter()
+                    .find(|(s, _)| *s == source)
+                    .map(|(_, names)| *names)
+                    .with_context(|| format!("unknown list source {source:?}; known: ofac_sdn, ofac_consolidated"))?;
+                let mut files = Vec::new();
+                for name in names {
+                    let path = dir.join(name);
+                    if path.exists() {
+                        files.push((*name, std::fs::read(&path).with_context(|| path.display().to_string())?));
+                    }
+                }
+                let borrowed: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+                vec![
+                    corridor_compliance::versions::import(state.pool(), &source, &borrowed, published_on, "cli")
+                        .await?,
+                ]
+            };
+            for i in imported {
+                let v = i.version;
+                let what = if i.created {
+                    "imported"
+                } else {
+                    "already imported, unchanged"
+                };
+                println!(
+                    "{} {what}: version {} ({} entries, {} names, {} addresses)",
+                    v.source, v.id, v.entries, v.names, v.addresses
+                );
+            }
+            Ok(())
+        }
+        Command::Sanctions(SanctionsCommand::Versions) => {
+            let state = state(config).await?;
+            let mut conn = state.pool().acquire().await?;
+            for v in corridor_compliance::versions::versions(&mut conn, 200).await? {
+                println!(
+                    "{} {} {} {} entries, {} addresses, imported {} by {}",
+                    v.id, v.source, v.status, v.entries, v.addresses, v.imported_at, v.imported_by
+                );
+            }
             Ok(())
         }
         Command::Dev(_) => unreachable!("handled above"),
