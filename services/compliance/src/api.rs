@@ -14,6 +14,7 @@ use corridor_platform::{
     ApiError, ApiJson, AppState,
     auth::{ConsoleAuth, Role},
 };
+use corridor_store::StoreError;
 use serde::{Deserialize, Serialize};
 use std::{collections::BTreeMap, sync::Arc};
 use tokio::sync::{Mutex, RwLock};
@@ -39,9 +40,9 @@ pub struct ListCache {
 
 impl ListCache {
     /// The index for the active versions; `None` when no list was ever imported.
-    pub async fn get(&self, pool: &sqlx::PgPool) -> Result<Option<Arc<Loaded>>, ApiError> {
-        let mut conn = pool.acquire().await.map_err(ApiError::internal)?;
-        let active = versions::active(&mut conn).await.map_err(ApiError::internal)?;
+    pub async fn get(&self, pool: &sqlx::PgPool) -> Result<Option<Arc<Loaded>>, StoreError> {
+        let mut conn = pool.acquire().await?;
+        let active = versions::active(&mut conn).await?;
         if active.is_empty() {
             return Ok(None);
         }
@@ -59,7 +60,7 @@ impl ListCache {
         drop(conn);
         let index = tokio::task::spawn_blocking(move || ScreeningIndex::new(entries))
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(|e| StoreError::Corrupt(format!("building the screening index: {e}")))?;
         let loaded = Arc::new(Loaded {
             versions: active,
             index,

@@ -18,7 +18,10 @@ pub mod review;
 pub mod screening;
 pub mod settlement;
 
-use corridor_platform::{AppState, service::Service};
+use corridor_platform::{
+    AppState,
+    service::{Service, poll_loop},
+};
 use settlement::{SettlementConfig, Settler};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -54,54 +57,27 @@ pub fn service(settlement: Option<SettlementConfig>) -> Service {
 }
 
 async fn screen_loop(state: AppState, shutdown: CancellationToken) {
-    loop {
-        let round = screening::screen_pending(
+    poll_loop("payout screening", SCREEN_POLL, shutdown, || async {
+        let r = screening::screen_pending(
             state.pool(),
             &state.config().payouts,
             state.registry(),
             SCREEN_PER_ROUND_MAX,
         )
-        .await;
-        let busy = match round {
-            Ok(r) => r.cleared + r.held + r.blocked == SCREEN_PER_ROUND_MAX as u64,
-            Err(e) => {
-                tracing::error!(error = %e, "payout screening round failed; retrying");
-                false
-            }
-        };
-        if !busy {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(SCREEN_POLL) => {}
-            }
-        } else if shutdown.is_cancelled() {
-            return;
-        }
-    }
+        .await?;
+        Ok::<_, corridor_store::StoreError>(r.cleared + r.held + r.blocked == SCREEN_PER_ROUND_MAX as u64)
+    })
+    .await;
 }
 
 async fn deposits_loop(state: AppState, shutdown: CancellationToken) {
-    loop {
-        let busy = match deposits::follow_deposits(state.pool(), state.registry(), DEPOSITS_PER_ROUND_MAX).await {
-            Ok(r) => {
-                r.incoming as i64 == DEPOSITS_PER_ROUND_MAX
-                    || (r.credited + r.reversed) as i64 == DEPOSITS_PER_ROUND_MAX
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "deposit round failed; retrying");
-                false
-            }
-        };
-        if shutdown.is_cancelled() {
-            return;
-        }
-        if !busy {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(DEPOSITS_POLL) => {}
-            }
-        }
-    }
+    poll_loop("deposits", DEPOSITS_POLL, shutdown, || async {
+        let r = deposits::follow_deposits(state.pool(), state.registry(), DEPOSITS_PER_ROUND_MAX).await?;
+        Ok::<_, deposits::DepositError>(
+            r.incoming as i64 == DEPOSITS_PER_ROUND_MAX || (r.credited + r.reversed) as i64 == DEPOSITS_PER_ROUND_MAX,
+        )
+    })
+    .await;
 }
 
 pub fn routes(state: AppState) -> OpenApiRouter {

@@ -1,9 +1,12 @@
 //! The screening step every payout passes before anything is signed for it.
 //!
-//! Until the compliance service (issue #6) screens names and addresses against sanctions lists,
-//! this interim screener applies two rules and records its decision like the real one will: a
-//! row in `payouts.screenings` with the rules that fired and a hash of the decision record,
-//! which the settlement binds into the attestation the PayoutRouter checks.
+//! The compliance service screens the recipient address and the beneficiary's name against the
+//! sanctions lists and writes its finding to `compliance.payout_screenings`; this step waits for
+//! that finding (fail closed: without it nothing moves), adds the payout rules that still live
+//! here (an amount review threshold and travel-rule data; the compliance issue's policy engine
+//! will take them over), and records the decision: a row in `payouts.screenings` with every
+//! reason and evidence, and a hash of the decision record, which the settlement binds into the
+//! attestation the PayoutRouter checks.
 
 use crate::{db, payouts::emit};
 use alloy_primitives::keccak256;
@@ -18,7 +21,7 @@ use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-pub const SCREENER: &str = "interim-rules/1";
+pub const SCREENER: &str = "sanctions+payout-rules/2";
 
 /// FATF Recommendation 16's de minimis threshold (USD/EUR 1,000): at or above it the
 /// beneficiary's identity must travel with the transfer.
@@ -29,8 +32,7 @@ pub const TRAVEL_RULE_THRESHOLD: Decimal = Decimal::from_parts(1_000, 0, 0, fals
 pub enum Decision {
     Cleared,
     Held,
-    /// A hit that forbids the transfer. The interim rules never block; the compliance service's
-    /// list screening will.
+    /// A hit that forbids the transfer: a listed recipient address.
     Blocked,
 }
 
@@ -48,6 +50,18 @@ impl Decision {
 pub struct Reason {
     pub rule: &'static str,
     pub detail: String,
+    /// The hits behind a sanctions reason, as compliance recorded them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<serde_json::Value>,
+}
+
+/// The compliance service's sanctions finding for a payout.
+#[derive(Debug, Clone)]
+pub struct SanctionsFinding {
+    /// allow, review or block.
+    pub outcome: String,
+    pub findings: serde_json::Value,
+    pub list_versions: serde_json::Value,
 }
 
 /// What the screener needs to know about one payout.
@@ -56,11 +70,34 @@ pub struct Subject {
     pub amount: Decimal,
     pub asset: String,
     pub has_travel_rule_data: bool,
+    pub sanctions: SanctionsFinding,
 }
 
-/// The interim rules. Pure, so every rule has a unit test.
+/// The decision: the sanctions finding and the payout rules, the most severe wins. Pure, so
+/// every rule has a unit test.
 pub fn screen(subject: &Subject, policy: &PayoutPolicy) -> (Decision, Vec<Reason>) {
     let mut reasons = Vec::new();
+    let mut blocked = false;
+    let sanctions = &subject.sanctions;
+    let evidence =
+        || Some(serde_json::json!({ "findings": sanctions.findings, "list_versions": sanctions.list_versions }));
+    match sanctions.outcome.as_str() {
+        "allow" => {}
+        "block" => {
+            blocked = true;
+            reasons.push(Reason {
+                rule: "sanctions_address",
+                detail: "the recipient address is on a sanctions list".into(),
+                evidence: evidence(),
+            });
+        }
+        // review, or anything this version does not know: never less than a human look.
+        _ => reasons.push(Reason {
+            rule: "sanctions_review",
+            detail: "a sanctions list names someone like the beneficiary, or no list is loaded".into(),
+            evidence: evidence(),
+        }),
+    }
     if subject.amount >= policy.review_threshold {
         reasons.push(Reason {
             rule: "amount_review_threshold",
@@ -68,6 +105,7 @@ pub fn screen(subject: &Subject, policy: &PayoutPolicy) -> (Decision, Vec<Reason
                 "{} {} is at or above the review threshold of {}",
                 subject.amount, subject.asset, policy.review_threshold
             ),
+            evidence: None,
         });
     }
     if subject.amount >= TRAVEL_RULE_THRESHOLD && !subject.has_travel_rule_data {
@@ -77,9 +115,12 @@ pub fn screen(subject: &Subject, policy: &PayoutPolicy) -> (Decision, Vec<Reason
                 "{} {} is at or above {TRAVEL_RULE_THRESHOLD} and the beneficiary has no travel-rule identity data",
                 subject.amount, subject.asset
             ),
+            evidence: None,
         });
     }
-    let decision = if reasons.is_empty() {
+    let decision = if blocked {
+        Decision::Blocked
+    } else if reasons.is_empty() {
         Decision::Cleared
     } else {
         Decision::Held
@@ -126,8 +167,11 @@ pub async fn screen_pending(
 ) -> Result<ScreenReport, StoreError> {
     let mut tx = pool.begin().await?;
     let waiting = sqlx::query!(
-        r#"SELECT p.id, p.merchant_id, p.amount, p.asset, p.hold_id, b.travel_rule IS NOT NULL AS "has_travel_rule!"
-             FROM payouts.payouts p JOIN payouts.beneficiaries b ON b.id = p.beneficiary_id
+        r#"SELECT p.id, p.merchant_id, p.amount, p.asset, p.hold_id, b.travel_rule IS NOT NULL AS "has_travel_rule!",
+                  s.outcome, s.findings, s.list_versions
+             FROM payouts.payouts p
+             JOIN payouts.beneficiaries b ON b.id = p.beneficiary_id
+             JOIN compliance.payout_screenings s ON s.payout_id = p.id
             WHERE p.status = 'pending_screening'
             ORDER BY p.created_at, p.id LIMIT $1
             FOR UPDATE OF p SKIP LOCKED"#,
@@ -142,6 +186,11 @@ pub async fn screen_pending(
             amount: row.amount,
             asset: row.asset,
             has_travel_rule_data: row.has_travel_rule,
+            sanctions: SanctionsFinding {
+                outcome: row.outcome,
+                findings: row.findings,
+                list_versions: row.list_versions,
+            },
         };
         let (decision, reasons) = screen(&subject, policy);
         let reasons = serde_json::to_value(&reasons).expect("reasons serialize");
@@ -174,8 +223,8 @@ pub async fn screen_pending(
                     &mut tx,
                     id,
                     "rejected",
-                    "screening_blocked",
-                    "screening blocked this payout",
+                    "sanctions_blocked",
+                    "the recipient address is on a sanctions list; the payout was rejected and the funds released",
                 )
                 .await?;
                 db::append_timeline(&mut tx, id, "screened", &detail).await?;
@@ -227,11 +276,40 @@ mod tests {
     }
 
     fn subject(amount: &str, travel: bool) -> Subject {
+        with_sanctions(amount, travel, "allow")
+    }
+
+    fn with_sanctions(amount: &str, travel: bool, outcome: &str) -> Subject {
         Subject {
             amount: amount.parse().unwrap(),
             asset: "USDC".into(),
             has_travel_rule_data: travel,
+            sanctions: SanctionsFinding {
+                outcome: outcome.into(),
+                findings: serde_json::json!([]),
+                list_versions: serde_json::json!([{ "source": "ofac_sdn" }]),
+            },
         }
+    }
+
+    #[test]
+    fn a_sanctions_block_wins_a_review_holds_and_the_evidence_is_kept() {
+        let (d, r) = screen(&with_sanctions("5", true, "block"), &policy());
+        assert_eq!((d, r[0].rule), (Decision::Blocked, "sanctions_address"));
+        assert_eq!(
+            r[0].evidence.as_ref().unwrap()["list_versions"][0]["source"],
+            "ofac_sdn"
+        );
+        assert_eq!(
+            screen(&with_sanctions("20000", false, "block"), &policy()).0,
+            Decision::Blocked
+        );
+        let (d, r) = screen(&with_sanctions("5", true, "review"), &policy());
+        assert_eq!((d, r[0].rule), (Decision::Held, "sanctions_review"));
+        assert_eq!(
+            screen(&with_sanctions("5", true, "unheard-of"), &policy()).0,
+            Decision::Held
+        );
     }
 
     #[test]

@@ -417,11 +417,7 @@ async fn only_compliance_staff_review_and_a_rejection_releases_the_hold(pool: Pg
     let ben = app.beneficiary(&key).await;
     let res = app.pay(&key, "r1", payout_body("r-1", "60", &ben)).await;
     let id = res.body["id"].as_str().unwrap().to_owned();
-    let state = &app.state;
-    let screened =
-        corridor_payouts::screening::screen_pending(&app.pool, &state.config().payouts, state.registry(), 10)
-            .await
-            .unwrap();
+    let screened = app.screen().await;
     assert_eq!(screened.held, 1);
     let path = format!("/v1/compliance/payout-reviews/{id}");
     let treasury = app.console_user(Role::Treasury).await;
@@ -494,4 +490,82 @@ async fn payouts_export_as_csv_with_filters_and_defused_formulas(pool: PgPool) {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+/// Every payout waits for the compliance service's sanctions finding (fail closed); a listed
+/// recipient address is rejected with the hold released, a listed name is held for review, and
+/// the evidence (hit, list version) is in the decision whose hash goes on chain.
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn sanctions_screening_blocks_listed_addresses_holds_listed_names_and_nothing_moves_without_it(pool: PgPool) {
+    let app = App::new(pool, &[]).await;
+    let (merchant, key) = app.merchant("100").await;
+    let clean = app.beneficiary(&key).await;
+    let listed_address = app
+        .send(
+            Method::POST,
+            "/v1/beneficiaries",
+            &key,
+            None,
+            Some(beneficiary_body(LISTED_ADDRESS)),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut named = beneficiary_body("0x0000000000000000000000000000000000000d0d");
+    named["name"] = json!("Lazarus Grup");
+    let listed_name = app
+        .send(Method::POST, "/v1/beneficiaries", &key, None, Some(named))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut ids = Vec::new();
+    for (i, ben) in [&clean, &listed_address, &listed_name].into_iter().enumerate() {
+        let res = app
+            .pay(&key, &format!("s{i}"), payout_body(&format!("s-{i}"), "10", ben))
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+        ids.push(res.body["id"].as_str().unwrap().to_owned());
+    }
+
+    // Without the compliance finding the payouts step decides nothing.
+    let state = &app.state;
+    let alone = corridor_payouts::screening::screen_pending(&app.pool, &state.config().payouts, state.registry(), 10)
+        .await
+        .unwrap();
+    assert_eq!((alone.cleared, alone.held, alone.blocked), (0, 0, 0));
+
+    let report = app.screen().await;
+    assert_eq!((report.cleared, report.held, report.blocked), (1, 1, 1));
+    let view = |id: String| {
+        let app = &app;
+        let key = key.clone();
+        async move {
+            app.send(Method::GET, &format!("/v1/payouts/{id}"), &key, None, None)
+                .await
+                .body
+        }
+    };
+    assert_eq!(view(ids[0].clone()).await["status"], "cleared");
+    let blocked = view(ids[1].clone()).await;
+    assert_eq!(blocked["status"], "rejected", "{blocked}");
+    assert_eq!(blocked["failure"]["code"], "sanctions_blocked");
+    let screened = &blocked["timeline"][1]["detail"];
+    assert_eq!(screened["reasons"][0]["rule"], "sanctions_address");
+    assert_eq!(
+        screened["reasons"][0]["evidence"]["findings"][0]["name"],
+        "LAZARUS GROUP"
+    );
+    assert_eq!(
+        screened["reasons"][0]["evidence"]["list_versions"][0]["source"],
+        "ofac_sdn"
+    );
+    let held = view(ids[2].clone()).await;
+    assert_eq!(held["status"], "held", "{held}");
+    assert_eq!(held["timeline"][1]["detail"]["reasons"][0]["rule"], "sanctions_review");
+    // The blocked payout's hold is released; the other two stay reserved.
+    assert_eq!(app.balances(merchant).await, ("80".to_owned(), "20".to_owned()));
 }

@@ -55,10 +55,7 @@ impl<'a> Pipeline<'a> {
     }
 
     async fn screen(&self) -> screening::ScreenReport {
-        let state = &self.app.state;
-        screening::screen_pending(&self.app.pool, &state.config().payouts, state.registry(), 1_000)
-            .await
-            .unwrap()
+        self.app.screen().await
     }
 
     /// Settles what is ready: attest and queue, sign and send, mine, receipts, finality.

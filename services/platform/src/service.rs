@@ -25,3 +25,36 @@ pub fn no_jobs() -> SpawnJobs {
 pub fn no_routes(state: AppState) -> OpenApiRouter {
     OpenApiRouter::new().with_state(state)
 }
+
+/// Runs `round` until `shutdown`: again at once while a round reports a full batch (there is
+/// more waiting), otherwise after `idle`. A failed round is logged with `what` and retried after
+/// `idle`, so a database blip slows a job down rather than stopping it.
+pub async fn poll_loop<F, Fut, E>(
+    what: &'static str,
+    idle: std::time::Duration,
+    shutdown: CancellationToken,
+    mut round: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, E>>,
+    E: std::fmt::Display,
+{
+    loop {
+        let busy = match round().await {
+            Ok(full) => full,
+            Err(e) => {
+                tracing::error!(error = %e, job = what, "round failed; retrying");
+                false
+            }
+        };
+        if shutdown.is_cancelled() {
+            return;
+        }
+        if !busy {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(idle) => {}
+            }
+        }
+    }
+}

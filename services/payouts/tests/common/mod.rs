@@ -161,10 +161,36 @@ impl App {
         self.state.jwt().issue(id, role, None, chrono::Utc::now()).unwrap().0
     }
 
+    /// The whole screening step as the services run it: compliance screens against a small
+    /// real-format sanctions list (LAZARUS GROUP with one ETH address), then payouts decides.
+    pub async fn screen(&self) -> corridor_payouts::screening::ScreenReport {
+        corridor_compliance::versions::import(
+            &self.pool,
+            "ofac_sdn",
+            &[("sdn.csv", TEST_SDN.as_bytes())],
+            None,
+            "test",
+        )
+        .await
+        .unwrap();
+        let cache = corridor_compliance::api::ListCache::default();
+        corridor_compliance::payout_screening::screen_pending(&self.pool, &cache, 2_000)
+            .await
+            .unwrap();
+        let state = &self.state;
+        corridor_payouts::screening::screen_pending(&self.pool, &state.config().payouts, state.registry(), 2_000)
+            .await
+            .unwrap()
+    }
+
     pub async fn count(&self, sql: &'static str) -> i64 {
         sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
     }
 }
+
+/// A listed entity and its address, in OFAC's sdn.csv format.
+pub const TEST_SDN: &str = "27307,\"LAZARUS GROUP\",-0- ,\"DPRK3\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,\"Digital Currency Address - ETH 0x098B716B8Aaf21512996dC57EB0615e2383E2f96; Secondary sanctions risk.\"\n";
+pub const LISTED_ADDRESS: &str = "0x098b716b8aaf21512996dc57eb0615e2383e2f96";
 
 pub fn beneficiary_body(address: &str) -> Value {
     json!({ "kind": "business", "name": "Lagos Textiles Ltd", "country": "NG", "chain_id": CHAIN, "address": address })
