@@ -4,7 +4,7 @@
 //! in Postgres with a default public-domain snapshot, name normalisation and scoring, the
 //! screening index, staff endpoints to see list versions, import newer files and screen a name
 //! or address, and the job that screens every pending payout (`payout_screening`). Not built
-//! yet: rules as a versioned policy, stale-list detection, re-screening on list change, the case
+//! yet: rules as a versioned policy, re-screening on list change, the case
 //! queue with four-eyes, the audit log, backtests.
 
 pub mod api;
@@ -53,7 +53,8 @@ async fn screen_loop(state: AppState, shutdown: tokio_util::sync::CancellationTo
     }
     let cache = api::ListCache::default();
     poll_loop("payout sanctions screening", SCREEN_POLL, shutdown, || async {
-        let r = payout_screening::screen_pending(state.pool(), &cache, SCREEN_PER_ROUND_MAX).await?;
+        let max_age = state.config().compliance.sanctions_max_age;
+        let r = payout_screening::screen_pending(state.pool(), &cache, max_age, SCREEN_PER_ROUND_MAX).await?;
         Ok::<_, corridor_store::StoreError>((r.allowed + r.review + r.blocked) as i64 == SCREEN_PER_ROUND_MAX)
     })
     .await;

@@ -4,8 +4,8 @@
 //! beneficiary) from Postgres, screens the recipient address and the beneficiary's name against
 //! the active lists, and writes one finding per payout into `compliance.payout_screenings`. The
 //! payouts service's screening step waits for that finding and folds it into its decision, whose
-//! hash goes on chain: an address hit blocks, a name hit holds for review, and no list at all
-//! holds everything (fail closed).
+//! hash goes on chain: an address hit blocks, a name hit holds for review, and no list at all,
+//! or a list not confirmed current within the configured age, holds everything (fail closed).
 
 use crate::api::{DEFAULT_THRESHOLD, ListCache, Loaded};
 use corridor_store::StoreError;
@@ -40,8 +40,33 @@ pub struct Finding {
     pub list_versions: serde_json::Value,
 }
 
-/// Screens one recipient. Pure over the loaded index, so each outcome has a unit test.
-pub fn screen(loaded: Option<&Loaded>, name: &str, address: &str, threshold: f64) -> Finding {
+/// The active versions not confirmed current since `oldest_allowed`, as findings.
+pub fn stale_lists(
+    active: &[crate::versions::ListVersion],
+    oldest_allowed: chrono::DateTime<chrono::Utc>,
+) -> Vec<serde_json::Value> {
+    active
+        .iter()
+        .filter(|v| v.confirmed_at < oldest_allowed)
+        .map(|v| {
+            json!({
+                "check": "lists", "source": v.source, "version": v.id, "confirmed_at": v.confirmed_at,
+                "detail": format!("the {} list was last confirmed current at {}: held until a current list is imported",
+                    v.source, v.confirmed_at.to_rfc3339()),
+            })
+        })
+        .collect()
+}
+
+/// Screens one recipient. Pure over the loaded index, so each outcome has a unit test. `stale`
+/// holds the payout for review (a listed address still blocks).
+pub fn screen(
+    loaded: Option<&Loaded>,
+    stale: &[serde_json::Value],
+    name: &str,
+    address: &str,
+    threshold: f64,
+) -> Finding {
     let Some(loaded) = loaded else {
         return Finding {
             outcome: Outcome::Review,
@@ -56,8 +81,12 @@ pub fn screen(loaded: Option<&Loaded>, name: &str, address: &str, threshold: f64
             .map(|v| json!({ "source": v.source, "id": v.id, "content_hash": v.content_hash }))
             .collect::<Vec<_>>()
     );
-    let mut findings = Vec::new();
-    let mut outcome = Outcome::Allow;
+    let mut findings: Vec<serde_json::Value> = stale.to_vec();
+    let mut outcome = if stale.is_empty() {
+        Outcome::Allow
+    } else {
+        Outcome::Review
+    };
     for e in loaded.index.screen_address(address) {
         outcome = Outcome::Block;
         findings.push(json!({
@@ -92,7 +121,12 @@ pub struct Report {
 
 /// Screens up to `limit` payouts that wait for a finding. Each finding is written once (a second
 /// instance's duplicate is ignored), so running this anywhere, any number of times, is safe.
-pub async fn screen_pending(pool: &PgPool, cache: &ListCache, limit: i64) -> Result<Report, StoreError> {
+pub async fn screen_pending(
+    pool: &PgPool,
+    cache: &ListCache,
+    max_age: std::time::Duration,
+    limit: i64,
+) -> Result<Report, StoreError> {
     let waiting = sqlx::query!(
         r#"SELECT p.id, p.recipient, b.name
              FROM payouts.payouts p JOIN payouts.beneficiaries b ON b.id = p.beneficiary_id
@@ -108,9 +142,12 @@ pub async fn screen_pending(pool: &PgPool, cache: &ListCache, limit: i64) -> Res
         return Ok(report);
     }
     let loaded: Option<Arc<Loaded>> = cache.get(pool).await?;
+    let active = crate::versions::active(&mut *pool.acquire().await?).await?;
+    let max_age = chrono::Duration::from_std(max_age).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let stale = stale_lists(&active, chrono::Utc::now() - max_age);
     let mut tx = pool.begin().await?;
     for p in waiting {
-        let f = screen(loaded.as_deref(), &p.name, &p.recipient, DEFAULT_THRESHOLD);
+        let f = screen(loaded.as_deref(), &stale, &p.name, &p.recipient, DEFAULT_THRESHOLD);
         sqlx::query!(
             r#"INSERT INTO compliance.payout_screenings (payout_id, outcome, findings, list_versions)
                VALUES ($1, $2, $3, $4) ON CONFLICT (payout_id) DO NOTHING"#,
@@ -165,18 +202,28 @@ mod tests {
         let clean = "0x52908400098527886e0f7030069857d2e4169ee7";
         let listed = "0x098b716b8aaf21512996dc57eb0615e2383e2f96";
         assert_eq!(
-            screen(Some(&l), "Lagos Textiles Ltd", clean, 0.9).outcome,
+            screen(Some(&l), &[], "Lagos Textiles Ltd", clean, 0.9).outcome,
             Outcome::Allow
         );
-        let blocked = screen(Some(&l), "Lagos Textiles Ltd", listed, 0.9);
+        let blocked = screen(Some(&l), &[], "Lagos Textiles Ltd", listed, 0.9);
         assert_eq!(blocked.outcome, Outcome::Block);
         assert_eq!(blocked.findings[0]["check"], "address");
-        let named = screen(Some(&l), "Lazarus Grup", clean, 0.9);
+        let named = screen(Some(&l), &[], "Lazarus Grup", clean, 0.9);
         assert_eq!(named.outcome, Outcome::Review);
         assert_eq!(named.findings[0]["name"], "LAZARUS GROUP");
         assert!(named.findings[0]["score"]["overall"].as_f64().unwrap() >= 0.9);
         // An address hit stays a block when the name also matches.
-        assert_eq!(screen(Some(&l), "Appleworm", listed, 0.9).outcome, Outcome::Block);
-        assert_eq!(screen(None, "Lagos Textiles Ltd", clean, 0.9).outcome, Outcome::Review);
+        assert_eq!(screen(Some(&l), &[], "Appleworm", listed, 0.9).outcome, Outcome::Block);
+        assert_eq!(
+            screen(None, &[], "Lagos Textiles Ltd", clean, 0.9).outcome,
+            Outcome::Review
+        );
+        let stale = vec![json!({ "check": "lists", "source": "ofac_sdn" })];
+        let held = screen(Some(&l), &stale, "Lagos Textiles Ltd", clean, 0.9);
+        assert_eq!(
+            (held.outcome, &held.findings[0]["check"]),
+            (Outcome::Review, &json!("lists"))
+        );
+        assert_eq!(screen(Some(&l), &stale, "x", listed, 0.9).outcome, Outcome::Block);
     }
 }

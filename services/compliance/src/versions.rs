@@ -118,6 +118,9 @@ pub struct ListVersion {
     pub addresses: i32,
     pub imported_by: String,
     pub imported_at: DateTime<Utc>,
+    /// The last import of these files: screening treats an active version not confirmed within
+    /// the configured age as stale.
+    pub confirmed_at: DateTime<Utc>,
     /// active or superseded.
     pub status: String,
 }
@@ -164,6 +167,16 @@ pub async fn import(
     .execute(&mut *tx)
     .await?;
     if let Some(version) = by_hash(&mut tx, source, &content_hash).await? {
+        // Nothing new from the publisher: the active version is confirmed current. (Importing an
+        // older, superseded version's files again changes nothing at all.)
+        sqlx::query!(
+            "UPDATE compliance.list_versions SET confirmed_at = now() WHERE id = $1 AND status = 'active'",
+            version.id
+        )
+        .execute(&mut *tx)
+        .await?;
+        let version = by_hash(&mut tx, source, &content_hash).await?.unwrap_or(version);
+        tx.commit().await?;
         return Ok(Imported {
             version,
             created: false,
@@ -213,7 +226,7 @@ async fn by_hash(conn: &mut PgConnection, source: &str, hash: &str) -> Result<Op
     sqlx::query_as!(
         ListVersion,
         r#"SELECT id, source, files, content_hash, published_on, entries, names, addresses, imported_by,
-                  imported_at, status
+                  imported_at, confirmed_at, status
              FROM compliance.list_versions WHERE source = $1 AND content_hash = $2"#,
         source,
         hash,
@@ -227,7 +240,7 @@ pub async fn versions(conn: &mut PgConnection, limit: i64) -> Result<Vec<ListVer
     sqlx::query_as!(
         ListVersion,
         r#"SELECT id, source, files, content_hash, published_on, entries, names, addresses, imported_by,
-                  imported_at, status
+                  imported_at, confirmed_at, status
              FROM compliance.list_versions ORDER BY imported_at DESC, id DESC LIMIT $1"#,
         limit,
     )
@@ -240,7 +253,7 @@ pub async fn active(conn: &mut PgConnection) -> Result<Vec<ListVersion>, sqlx::E
     sqlx::query_as!(
         ListVersion,
         r#"SELECT id, source, files, content_hash, published_on, entries, names, addresses, imported_by,
-                  imported_at, status
+                  imported_at, confirmed_at, status
              FROM compliance.list_versions WHERE status = 'active' ORDER BY source"#,
     )
     .fetch_all(conn)

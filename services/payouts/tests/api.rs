@@ -569,3 +569,49 @@ async fn sanctions_screening_blocks_listed_addresses_holds_listed_names_and_noth
     // The blocked payout's hold is released; the other two stay reserved.
     assert_eq!(app.balances(merchant).await, ("80".to_owned(), "20".to_owned()));
 }
+
+/// Stale lists hold everything: a list not confirmed current within the configured age holds a
+/// clean payout for review; importing the same files again confirms it and the next one clears.
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn stale_sanctions_lists_hold_every_payout_until_confirmed_current(pool: PgPool) {
+    let app = App::new(pool, &[("CORRIDOR_SANCTIONS_MAX_AGE_HOURS", "24")]).await;
+    let (_, key) = app.merchant("100").await;
+    let ben = app.beneficiary(&key).await;
+    let list = [("sdn.csv", TEST_SDN.as_bytes())];
+    corridor_compliance::versions::import(&app.pool, "ofac_sdn", &list, None, "test")
+        .await
+        .unwrap();
+    sqlx::query("UPDATE compliance.list_versions SET confirmed_at = now() - interval '25 hours'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let first = app.pay(&key, "st1", payout_body("st-1", "10", &ben)).await;
+    let cache = corridor_compliance::api::ListCache::default();
+    let max_age = app.state.config().compliance.sanctions_max_age;
+    let state = &app.state;
+    let decide = || async {
+        corridor_compliance::payout_screening::screen_pending(&app.pool, &cache, max_age, 10)
+            .await
+            .unwrap();
+        corridor_payouts::screening::screen_pending(&app.pool, &state.config().payouts, state.registry(), 10)
+            .await
+            .unwrap()
+    };
+    assert_eq!(decide().await.held, 1);
+    let id = first.body["id"].as_str().unwrap();
+    let view = app
+        .send(Method::GET, &format!("/v1/payouts/{id}"), &key, None, None)
+        .await
+        .body;
+    let reason = &view["timeline"][1]["detail"]["reasons"][0];
+    assert_eq!(reason["rule"], "sanctions_review", "{view}");
+    assert_eq!(reason["evidence"]["findings"][0]["check"], "lists");
+
+    // The publisher had nothing new: the same files confirm the list current.
+    let again = corridor_compliance::versions::import(&app.pool, "ofac_sdn", &list, None, "test")
+        .await
+        .unwrap();
+    assert!(!again.created);
+    app.pay(&key, "st2", payout_body("st-2", "10", &ben)).await;
+    assert_eq!(decide().await.cleared, 1);
+}

@@ -43,6 +43,7 @@ pub struct Config {
     /// Log as JSON lines (production) or human-readable text.
     pub log_json: bool,
     pub payouts: PayoutPolicy,
+    pub compliance: CompliancePolicy,
 }
 
 /// Payout settings every instance must agree on.
@@ -60,6 +61,13 @@ pub struct PayoutPolicy {
     pub quote_ttl: Duration,
     /// The static rate table behind quotes (`CORRIDOR_FX_RATES`); empty means no quotes.
     pub fx_rates: Vec<FxRate>,
+}
+
+/// Compliance settings.
+#[derive(Debug, Clone)]
+pub struct CompliancePolicy {
+    /// An active sanctions list not confirmed current within this long holds every payout.
+    pub sanctions_max_age: Duration,
 }
 
 /// One direction of a conversion: 1 `source` buys `rate` `target`.
@@ -116,6 +124,7 @@ pub const ENV_KEYS: &[&str] = &[
     "CORRIDOR_PAYOUT_REVIEW_THRESHOLD",
     "CORRIDOR_QUOTE_TTL_SECS",
     "CORRIDOR_FX_RATES",
+    "CORRIDOR_SANCTIONS_MAX_AGE_HOURS",
 ];
 
 pub const DEV_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/corridor";
@@ -243,6 +252,16 @@ impl Config {
                 "must be a non-negative decimal with at most 6 decimals".into(),
             ));
         }
+        let sanctions_max_age_hours: u64 = parse(&get, "CORRIDOR_SANCTIONS_MAX_AGE_HOURS", "168")?;
+        if !(1..=24 * 90).contains(&sanctions_max_age_hours) {
+            return Err(err(
+                "CORRIDOR_SANCTIONS_MAX_AGE_HOURS",
+                "must be between 1 and 2160 hours (90 days)".into(),
+            ));
+        }
+        let compliance = CompliancePolicy {
+            sanctions_max_age: Duration::from_secs(sanctions_max_age_hours * 3600),
+        };
         Ok(Config {
             profile,
             listen_addr,
@@ -254,6 +273,7 @@ impl Config {
             webhooks_allow_private_destinations,
             log_json,
             payouts,
+            compliance,
         })
     }
 

@@ -174,7 +174,8 @@ impl App {
         .await
         .unwrap();
         let cache = corridor_compliance::api::ListCache::default();
-        corridor_compliance::payout_screening::screen_pending(&self.pool, &cache, 2_000)
+        let max_age = self.state.config().compliance.sanctions_max_age;
+        corridor_compliance::payout_screening::screen_pending(&self.pool, &cache, max_age, 2_000)
             .await
             .unwrap();
         let state = &self.state;
