@@ -7,12 +7,12 @@
 
 use crate::{
     lists::{ListEntry, comparable_address},
-    names::{NormalizedName, Score, normalize, score},
+    names::{NormalizedName, Score, normalize, score_at_least},
 };
 use std::collections::HashMap;
 
 /// Names compared in full per screening, after the trigram count picks them.
-const CANDIDATES_MAX: usize = 64;
+const CANDIDATES_MAX: usize = 128;
 
 /// One listed name (a primary name or an alias) of an entry.
 struct IndexedName {
@@ -116,23 +116,39 @@ impl ScreeningIndex {
     pub fn screen_name(&self, name: &str, threshold: f64) -> Vec<NameHit<'_>> {
         let query = normalize(name);
         let grams = trigrams(&query);
-        let mut shared: HashMap<u32, u16> = HashMap::new();
+        // Shared-trigram counts in a dense array (one slot per listed name) rather than a hash
+        // map: common trigrams touch thousands of names, and this loop is the screening's cost.
+        let mut shared = vec![0u16; self.names.len()];
+        let mut touched: Vec<u32> = Vec::new();
         for gram in &grams {
             if let Some(list) = self.postings.get(gram) {
-                for n in list {
-                    *shared.entry(*n).or_default() += 1;
+                for &n in list {
+                    let slot = &mut shared[n as usize];
+                    if *slot == 0 {
+                        touched.push(n);
+                    }
+                    *slot += 1;
                 }
             }
         }
         // Rank by the Dice overlap of trigram sets, in integer arithmetic: 2|A∩B| / (|A|+|B|),
         // compared as cross products. The name's index breaks ties, so results are stable.
         let q = grams.len() as u64;
-        let mut candidates: Vec<(u32, u64, u64)> = shared
+        let mut candidates: Vec<(u32, u64, u64)> = touched
             .into_iter()
-            .map(|(n, s)| (n, 2 * u64::from(s), q + u64::from(self.gram_counts[n as usize])))
+            .map(|n| {
+                (
+                    n,
+                    2 * u64::from(shared[n as usize]),
+                    q + u64::from(self.gram_counts[n as usize]),
+                )
+            })
             .collect();
-        candidates.sort_unstable_by(|a, b| (b.1 * a.2).cmp(&(a.1 * b.2)).then(a.0.cmp(&b.0)));
-        candidates.truncate(CANDIDATES_MAX);
+        let better = |a: &(u32, u64, u64), b: &(u32, u64, u64)| (b.1 * a.2).cmp(&(a.1 * b.2)).then(a.0.cmp(&b.0));
+        if candidates.len() > CANDIDATES_MAX {
+            candidates.select_nth_unstable_by(CANDIDATES_MAX, better);
+            candidates.truncate(CANDIDATES_MAX);
+        }
         self.hits(&query, candidates.iter().map(|(n, _, _)| *n as usize), threshold)
     }
 
@@ -145,10 +161,9 @@ impl ScreeningIndex {
         let mut best: HashMap<usize, NameHit<'_>> = HashMap::new();
         for n in names {
             let listed = &self.names[n];
-            let s = score(query, &listed.normalized);
-            if s.overall < threshold {
+            let Some(s) = score_at_least(query, &listed.normalized, threshold) else {
                 continue;
-            }
+            };
             let hit = NameHit {
                 entry: &self.entries[listed.entry],
                 matched: &listed.name,

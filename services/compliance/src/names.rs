@@ -218,6 +218,22 @@ fn coverage(from: &[String], to: &[String]) -> f64 {
 
 pub fn score(query: &NormalizedName, listed: &NormalizedName) -> Score {
     let jaro_winkler = strsim::jaro_winkler(&query.sorted, &listed.sorted);
+    with_jaro_winkler(query, listed, jaro_winkler)
+}
+
+/// The score, when it can reach `threshold`; `None` otherwise. Exact, not a heuristic: the
+/// overall score is the mean of two scores of at most 1, so a Jaro-Winkler below
+/// `2 * threshold - 1` cannot reach it, and the costlier token coverage is skipped.
+pub fn score_at_least(query: &NormalizedName, listed: &NormalizedName, threshold: f64) -> Option<Score> {
+    let jaro_winkler = strsim::jaro_winkler(&query.sorted, &listed.sorted);
+    if jaro_winkler < 2.0 * threshold - 1.0 {
+        return None;
+    }
+    let s = with_jaro_winkler(query, listed, jaro_winkler);
+    (s.overall >= threshold).then_some(s)
+}
+
+fn with_jaro_winkler(query: &NormalizedName, listed: &NormalizedName, jaro_winkler: f64) -> Score {
     // The listed name must be covered (a query "Ali" against "Ali Hassan Al-Majid" is weak),
     // and extra query words cost a little (middle names are often added or left out).
     let listed_covered = coverage(&listed.tokens, &query.tokens);
@@ -270,5 +286,38 @@ mod tests {
         // One shared word does not make a match.
         let s = score(&normalize("Ali"), &normalize("Ali Hassan al-Majid"));
         assert!(s.token_set < 0.8, "{s:?}");
+    }
+
+    #[test]
+    fn the_pruned_score_answers_exactly_like_the_full_one() {
+        let names = [
+            "AL ZAWAHIRI, Dr. Ayman",
+            "Ayman Zawahri",
+            "Lazarus Group",
+            "Lazarus Grup",
+            "Juan Carlos Rodriguez",
+            "ORTEGA MURILLO, Juan Carlos",
+            "Banco Nacional de Cuba",
+            "Nacional Cuba",
+            "Ali",
+            "Ali Hassan al-Majid",
+            "Tornado Cash",
+            "Tornado Kash",
+            "Mohammed bin Salman",
+            "Muhammad Salman",
+        ];
+        for a in names {
+            for b in names {
+                for threshold in [0.8, 0.85, 0.9, 0.95] {
+                    let (q, l) = (normalize(a), normalize(b));
+                    let full = score(&q, &l);
+                    assert_eq!(
+                        score_at_least(&q, &l, threshold).is_some(),
+                        full.overall >= threshold,
+                        "{a} / {b} at {threshold}: {full:?}"
+                    );
+                }
+            }
+        }
     }
 }
