@@ -5,7 +5,7 @@
 //! screening index, staff endpoints to see list versions, import newer files and screen a name
 //! or address, and the job that screens every pending payout (`payout_screening`). Not built
 //! yet: rules as a versioned policy, re-screening on list change, the case
-//! queue with four-eyes, the audit log, backtests.
+//! queue with four-eyes, backtests. (The audit log itself lives in `corridor_store::audit`.)
 
 pub mod api;
 pub mod index;

@@ -176,6 +176,7 @@ pub async fn import(
         .execute(&mut *tx)
         .await?;
         let version = by_hash(&mut tx, source, &content_hash).await?.unwrap_or(version);
+        audit(&mut tx, imported_by, "sanctions_list.confirmed", &version).await?;
         tx.commit().await?;
         return Ok(Imported {
             version,
@@ -218,8 +219,18 @@ pub async fn import(
     let version = by_hash(&mut tx, source, &content_hash)
         .await?
         .ok_or_else(|| StoreError::Corrupt("imported version vanished".into()))?;
+    audit(&mut tx, imported_by, "sanctions_list.imported", &version).await?;
     tx.commit().await?;
     Ok(Imported { version, created: true })
+}
+
+async fn audit(conn: &mut PgConnection, actor: &str, action: &str, v: &ListVersion) -> Result<(), StoreError> {
+    let detail = serde_json::json!({
+        "source": v.source, "content_hash": v.content_hash, "entries": v.entries, "addresses": v.addresses,
+        "files": v.files,
+    });
+    corridor_store::audit::append(conn, actor, action, &v.id.to_string(), &detail).await?;
+    Ok(())
 }
 
 async fn by_hash(conn: &mut PgConnection, source: &str, hash: &str) -> Result<Option<ListVersion>, sqlx::Error> {

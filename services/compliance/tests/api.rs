@@ -269,6 +269,24 @@ async fn a_newer_list_replaces_the_active_one_and_a_corrupt_file_changes_nothing
             "{res}"
         );
     }
+    // Every import is in the audit log, chained.
+    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM platform.audit_log ORDER BY seq")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        actions,
+        [
+            "sanctions_list.imported",
+            "sanctions_list.confirmed",
+            "sanctions_list.imported"
+        ]
+    );
+    let report = corridor_store::audit::verify(&mut pool.acquire().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!((report.rows, report.broken_at), (3, None));
+
     // Officers screen; only a lead imports.
     let (status, _) = app
         .send(

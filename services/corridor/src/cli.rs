@@ -40,6 +40,9 @@ pub enum Command {
     /// Sanctions lists.
     #[command(subcommand)]
     Sanctions(SanctionsCommand),
+    /// The hash-chained audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Run everything locally: Postgres, anvil, contracts, migrations, demo data, all services.
     Dev(dev::DevArgs),
 }
@@ -100,6 +103,12 @@ pub enum SanctionsCommand {
     },
     /// Show the stored list versions, newest first.
     Versions,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the chain; exits non-zero at the first edited, deleted or reordered row.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -246,6 +255,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             Ok(())
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let state = state(config).await?;
+            let mut conn = state.pool().acquire().await?;
+            let report = corridor_store::audit::verify(&mut conn).await?;
+            match report.broken_at {
+                None => {
+                    println!("audit log intact: {} rows, head {}", report.rows, report.head);
+                    Ok(())
+                }
+                Some((seq, why)) => anyhow::bail!(
+                    "audit log broken at row {seq}: {why} ({} rows verified before it, last good hash {})",
+                    report.rows,
+                    report.head
+                ),
+            }
         }
         Command::Dev(_) => unreachable!("handled above"),
     }

@@ -126,6 +126,14 @@ pub async fn review_payout(
     .map_err(ApiError::internal)?;
     let view = PayoutView::from(row);
     emit(&mut tx, MerchantId::from_uuid(locked.merchant_id), event, view.clone()).await?;
+    corridor_store::audit::append(
+        &mut tx,
+        &format!("console user {}", auth.user_id),
+        "payout.review_decided",
+        &id.to_string(),
+        &serde_json::json!({ "decision": status, "reason": reason, "decision_hash": hash }),
+    )
+    .await?;
     tx.commit().await.map_err(ApiError::internal)?;
     Ok(ApiJson(view))
 }

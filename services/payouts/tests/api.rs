@@ -453,6 +453,16 @@ async fn only_compliance_staff_review_and_a_rejection_releases_the_hold(pool: Pg
     .await
     .unwrap();
     assert_eq!(decisions, [("held".to_owned(), "rejected".to_owned())]);
+    let audited: Vec<(String, String)> =
+        sqlx::query_as("SELECT action, subject FROM platform.audit_log WHERE action = 'payout.review_decided'")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        audited,
+        [("payout.review_decided".to_owned(), id.clone())],
+        "one audit row per decision"
+    );
 }
 
 #[sqlx::test(migrator = "corridor_store::MIGRATOR")]

@@ -2,6 +2,7 @@
 //! and the outbox. Functions take `&mut PgConnection`, so the use case owns the transaction.
 
 pub mod api_keys;
+pub mod audit;
 pub mod console_users;
 pub mod error;
 pub mod idempotency;
