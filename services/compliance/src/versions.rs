@@ -176,7 +176,14 @@ pub async fn import(
         .execute(&mut *tx)
         .await?;
         let version = by_hash(&mut tx, source, &content_hash).await?.unwrap_or(version);
-        audit(&mut tx, imported_by, "sanctions_list.confirmed", &version).await?;
+        // Only the active version is confirmed; an older version's files again change nothing,
+        // and the log says so rather than claiming a confirmation.
+        let action = if version.status == "active" {
+            "sanctions_list.confirmed"
+        } else {
+            "sanctions_list.superseded_reimported"
+        };
+        audit(&mut tx, imported_by, action, &version).await?;
         tx.commit().await?;
         return Ok(Imported {
             version,

@@ -269,6 +269,14 @@ async fn a_newer_list_replaces_the_active_one_and_a_corrupt_file_changes_nothing
             "{res}"
         );
     }
+    // Version 1's files again: superseded, so nothing is confirmed and the log says that.
+    let v1_again = json!({ "files": { "sdn.csv": "1,\"OLD LISTED TRADING\",-0- ,\"SDGT\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \n" } });
+    let (status, old) = app
+        .send(Method::POST, "/v1/compliance/lists/ofac_sdn", &lead, Some(v1_again))
+        .await;
+    assert_eq!((status, old["status"].as_str()), (StatusCode::OK, Some("superseded")));
+    assert_eq!(screen("New Listed Person").await, 1, "the newer version stays active");
+
     // Every import is in the audit log, chained.
     let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM platform.audit_log ORDER BY seq")
         .fetch_all(&pool)
@@ -279,13 +287,14 @@ async fn a_newer_list_replaces_the_active_one_and_a_corrupt_file_changes_nothing
         [
             "sanctions_list.imported",
             "sanctions_list.confirmed",
-            "sanctions_list.imported"
+            "sanctions_list.imported",
+            "sanctions_list.superseded_reimported"
         ]
     );
     let report = corridor_store::audit::verify(&mut pool.acquire().await.unwrap())
         .await
         .unwrap();
-    assert_eq!((report.rows, report.broken_at), (3, None));
+    assert_eq!((report.rows, report.broken_at), (4, None));
 
     // Officers screen; only a lead imports.
     let (status, _) = app
