@@ -51,6 +51,8 @@ async fn screen_loop(state: AppState, shutdown: tokio_util::sync::CancellationTo
             tracing::error!(error = %e, "default sanctions snapshot not imported; payouts are held until a list is")
         }
     }
+    // Its own cache, apart from the routes' one: `Service::routes` is a plain fn and cannot
+    // share it. Two copies of the index (each rebuilt once per list change) is the price.
     let cache = api::ListCache::default();
     poll_loop("payout sanctions screening", SCREEN_POLL, shutdown, || async {
         let max_age = state.config().compliance.sanctions_max_age;

@@ -8,8 +8,8 @@ use corridor_compliance::{
 use corridor_domain::EvmAddress;
 use std::path::{Path, PathBuf};
 
-/// Names screened at this score or above go to review.
-const THRESHOLD: f64 = 0.90;
+/// The threshold payouts are screened at.
+const THRESHOLD: f64 = corridor_compliance::api::DEFAULT_THRESHOLD;
 
 fn shared_data() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
