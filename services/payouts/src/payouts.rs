@@ -526,21 +526,6 @@ pub struct ExportPayouts {
     pub created_before: Option<DateTime<Utc>>,
 }
 
-/// A CSV field: quoted when it holds a delimiter, quote or line break, and defused when a
-/// spreadsheet would read it as a formula (OWASP CSV injection).
-fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
-    }
-}
-
 pub const EXPORT_COLUMNS: [&str; 16] = [
     "id",
     "client_reference",
@@ -571,16 +556,8 @@ pub async fn export_payouts(
     auth: MerchantAuth,
     ApiQuery(q): ApiQuery<ExportPayouts>,
 ) -> Result<Response, ApiError> {
-    use axum::response::IntoResponse;
     auth.require(Scope::PayoutsRead)?;
-    if let (Some(a), Some(b)) = (q.created_after, q.created_before)
-        && a >= b
-    {
-        return Err(ApiError::bad_request(
-            "invalid_window",
-            "created_after must be before created_before",
-        ));
-    }
+    corridor_platform::csv::check_window(q.created_after, q.created_before)?;
     let mut conn = state.pool().acquire().await.map_err(ApiError::internal)?;
     let mut rows = db::export(
         &mut conn,
@@ -617,38 +594,11 @@ pub async fn export_payouts(
             v.created_at.to_rfc3339(),
             v.updated_at.to_rfc3339(),
         ];
-        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-        out.push_str(&line.join(","));
-        out.push_str("\r\n");
+        corridor_platform::csv::push_row(&mut out, &fields);
     }
-    Ok((
-        [
-            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                "attachment; filename=\"payouts.csv\"",
-            ),
-            (
-                axum::http::HeaderName::from_static("x-truncated"),
-                if truncated { "true" } else { "false" },
-            ),
-        ],
+    Ok(corridor_platform::csv::response(
+        "attachment; filename=\"payouts.csv\"",
+        truncated,
         out,
-    )
-        .into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::csv_field;
-
-    #[test]
-    fn csv_fields_are_quoted_and_formulas_defused() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(csv_field("@cmd"), "'@cmd");
-        assert_eq!(csv_field("line\nbreak"), "\"line\nbreak\"");
-    }
+    ))
 }

@@ -44,6 +44,7 @@ pub struct Config {
     pub log_json: bool,
     pub payouts: PayoutPolicy,
     pub compliance: CompliancePolicy,
+    pub invoices: InvoicePolicy,
 }
 
 /// Payout settings every instance must agree on.
@@ -68,6 +69,14 @@ pub struct PayoutPolicy {
 pub struct CompliancePolicy {
     /// An active sanctions list not confirmed current within this long holds every payout.
     pub sanctions_max_age: Duration,
+}
+
+/// Invoice settings.
+#[derive(Debug, Clone)]
+pub struct InvoicePolicy {
+    /// Keys the HMACs that derive each invoice's payment reference and pay-page token. Changing
+    /// it changes the handles of invoices created afterwards only (stored ones stay).
+    pub secret: Secret<Vec<u8>>,
 }
 
 /// One direction of a conversion: 1 `source` buys `rate` `target`.
@@ -125,6 +134,7 @@ pub const ENV_KEYS: &[&str] = &[
     "CORRIDOR_QUOTE_TTL_SECS",
     "CORRIDOR_FX_RATES",
     "CORRIDOR_SANCTIONS_MAX_AGE_HOURS",
+    "CORRIDOR_INVOICE_SECRET",
 ];
 
 pub const DEV_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/corridor";
@@ -262,6 +272,22 @@ impl Config {
         let compliance = CompliancePolicy {
             sanctions_max_age: Duration::from_secs(sanctions_max_age_hours * 3600),
         };
+        let invoice_secret = match (get("CORRIDOR_INVOICE_SECRET"), profile) {
+            (Some(s), _) if s.len() >= 32 => s.into_bytes(),
+            (Some(_), _) => return Err(err("CORRIDOR_INVOICE_SECRET", "must be at least 32 bytes".into())),
+            // Per dev process: references already given are stored, so a restart loses nothing.
+            (None, Profile::Dev) => {
+                let mut bytes = vec![0u8; 32];
+                rand::fill(&mut bytes[..]);
+                bytes
+            }
+            (None, Profile::Prod) => {
+                return Err(err("CORRIDOR_INVOICE_SECRET", "required in the prod profile".into()));
+            }
+        };
+        let invoices = InvoicePolicy {
+            secret: Secret::new(invoice_secret),
+        };
         Ok(Config {
             profile,
             listen_addr,
@@ -274,6 +300,7 @@ impl Config {
             log_json,
             payouts,
             compliance,
+            invoices,
         })
     }
 
@@ -323,6 +350,13 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(e.key, "CORRIDOR_JWT_SECRET");
+        let e = with(&[
+            ("CORRIDOR_PROFILE", "prod"),
+            ("CORRIDOR_DATABASE_URL", "postgres://db/x"),
+            ("CORRIDOR_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.key, "CORRIDOR_INVOICE_SECRET");
     }
 
     #[test]
@@ -343,6 +377,7 @@ mod tests {
             ("CORRIDOR_PROFILE", "prod"),
             ("CORRIDOR_DATABASE_URL", "postgres://db/x"),
             ("CORRIDOR_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("CORRIDOR_INVOICE_SECRET", "fedcba9876543210fedcba9876543210"),
             ("CORRIDOR_WEBHOOKS_ALLOW_PRIVATE_DESTINATIONS", "true"),
         ]);
         assert_eq!(

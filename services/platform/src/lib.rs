@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod csv;
 pub mod error;
 pub mod extract;
 pub mod health;

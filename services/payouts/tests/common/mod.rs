@@ -1,38 +1,24 @@
 //! The payouts test app: the real router over a real Postgres database per test.
-#![allow(dead_code)] // each test binary uses a different subset
+#![allow(dead_code, unused_imports)] // each test binary uses a different subset
 
 use axum::{
     Router,
-    body::Body,
-    http::{Method, Request, StatusCode},
+    http::{Method, StatusCode},
 };
-use corridor_domain::{AssetRegistry, Money, ids::MerchantId};
-use corridor_platform::{AppState, Config, auth::Scope, http, routes};
-use corridor_store::{ledger, merchants};
-use http_body_util::BodyExt;
+use corridor_domain::{AssetRegistry, ids::MerchantId};
+use corridor_platform::{AppState, http};
+pub use corridor_test_support::Res;
+use corridor_test_support::{Http, balance};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tower::ServiceExt;
 
 pub mod chain;
+pub use chain::Settle;
 
 pub struct App {
     pub router: Router,
     pub state: AppState,
     pub pool: PgPool,
-}
-
-pub struct Res {
-    pub status: StatusCode,
-    pub body: Value,
-}
-
-impl Res {
-    #[track_caller]
-    pub fn problem(&self, status: StatusCode, code: &str) {
-        assert_eq!(self.status, status, "{}", self.body);
-        assert_eq!(self.body["code"], code, "{}", self.body);
-    }
 }
 
 // Base (chain 8453) has USDC and EURC in the built-in registry.
@@ -45,70 +31,29 @@ impl App {
     }
 
     pub async fn with_registry(pool: PgPool, pairs: &[(&str, &str)], registry: AssetRegistry) -> Self {
-        let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let config = Config::from_lookup(|k| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone())).unwrap();
-        let state = AppState::new(pool.clone(), config, registry);
+        let state = corridor_test_support::state(&pool, pairs, registry);
         let (router, _) = http::app(state.clone(), vec![corridor_payouts::routes(state.clone())]);
         App { router, state, pool }
     }
 
     /// A merchant with a key and `funds` USDC available.
     pub async fn merchant(&self, funds: &str) -> (MerchantId, String) {
-        let id = MerchantId::new();
-        let mut tx = self.pool.begin().await.unwrap();
-        merchants::insert(&mut tx, id, "Acme GmbH").await.unwrap();
-        let usdc = self.state.registry().get("USDC").unwrap();
-        routes::sandbox_credit(&mut tx, &self.state, id, Money::parse_positive(funds, usdc).unwrap())
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
-        let key = routes::api_keys_create(&self.state, id, "test", &Scope::ALL)
-            .await
-            .unwrap()
-            .secret;
-        (id, key)
+        corridor_test_support::merchant(&self.state, funds).await
+    }
+
+    fn http(&self) -> Http {
+        Http {
+            router: self.router.clone(),
+        }
     }
 
     pub async fn send(&self, method: Method, path: &str, key: &str, idem: Option<&str>, body: Option<Value>) -> Res {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("authorization", format!("Bearer {key}"));
-        if let Some(k) = idem {
-            req = req.header("idempotency-key", k);
-        }
-        if body.is_some() {
-            req = req.header("content-type", "application/json");
-        }
-        let req = req
-            .body(body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty))
-            .unwrap();
-        let res = self.router.clone().oneshot(req).await.unwrap();
-        let status = res.status();
-        let raw = res.into_body().collect().await.unwrap().to_bytes();
-        Res {
-            status,
-            body: serde_json::from_slice(&raw).unwrap_or(Value::Null),
-        }
+        self.http().send(method, path, key, idem, body).await
     }
 
     /// A GET whose answer is not JSON: (status, content type, body).
     pub async fn get_text(&self, path: &str, key: &str) -> (StatusCode, String, String) {
-        let req = Request::builder()
-            .uri(path)
-            .header("authorization", format!("Bearer {key}"))
-            .body(Body::empty())
-            .unwrap();
-        let res = self.router.clone().oneshot(req).await.unwrap();
-        let status = res.status();
-        let content_type = res
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        let raw = res.into_body().collect().await.unwrap().to_bytes();
-        (status, content_type, String::from_utf8(raw.to_vec()).unwrap())
+        self.http().get_text(path, key).await
     }
 
     pub async fn beneficiary(&self, key: &str) -> String {
@@ -132,16 +77,10 @@ impl App {
 
     /// (available, reserved) USDC.
     pub async fn balances(&self, merchant: MerchantId) -> (String, String) {
-        let mut conn = self.pool.acquire().await.unwrap();
-        let rows = ledger::merchant_balances(&mut conn, merchant).await.unwrap();
-        let find = |purpose: &str| {
-            rows.iter()
-                .find(|r| {
-                    r.balance.asset().as_str() == "USDC" && format!("{:?}", r.purpose).eq_ignore_ascii_case(purpose)
-                })
-                .map_or("0".to_owned(), |r| r.balance.amount().normalize().to_string())
-        };
-        (find("available"), find("reserved"))
+        (
+            balance(&self.pool, merchant, "USDC", "available").await,
+            balance(&self.pool, merchant, "USDC", "reserved").await,
+        )
     }
 
     /// A staff console user with `role` and a session token for them.

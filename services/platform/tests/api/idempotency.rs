@@ -158,6 +158,7 @@ async fn sandbox_credits_do_not_exist_outside_the_dev_profile(pool: PgPool) {
             ("CORRIDOR_PROFILE", "prod"),
             ("CORRIDOR_DATABASE_URL", "postgres://unused/x"),
             ("CORRIDOR_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("CORRIDOR_INVOICE_SECRET", "fedcba9876543210fedcba9876543210"),
         ],
     )
     .await;
