@@ -179,6 +179,51 @@ fn fields(v: &ValidInvoice) -> Result<DraftFields<'_>, ApiError> {
     })
 }
 
+/// Stores a validated draft with its reference and page token, and sends `invoice.created`; a
+/// recurring invoice also records its schedule and period.
+pub(crate) async fn insert_draft(
+    conn: &mut PgConnection,
+    secret: &[u8],
+    merchant: MerchantId,
+    valid: &ValidInvoice,
+    period: Option<(uuid::Uuid, DateTime<Utc>)>,
+) -> Result<InvoiceRow, ApiError> {
+    let id = InvoiceId::new();
+    let mut row = db::insert_draft(
+        conn,
+        id,
+        merchant,
+        &fields(valid)?,
+        &reference::payment_ref(secret, id),
+        &reference::page_token(secret, id),
+    )
+    .await
+    .map_err(ApiError::internal)?;
+    if let Some((schedule, start)) = period {
+        db::set_period(conn, row.id, schedule, start)
+            .await
+            .map_err(ApiError::internal)?;
+        row.updated_at = Utc::now();
+    }
+    emit(
+        conn,
+        merchant.as_uuid(),
+        "invoice.created",
+        &InvoiceView::from(row.clone()),
+    )
+    .await?;
+    Ok(row)
+}
+
+/// Gives a locked draft the merchant's next number, opens it, and sends `invoice.finalized`.
+pub(crate) async fn finalize_draft(conn: &mut PgConnection, draft: InvoiceRow) -> Result<InvoiceView, StoreError> {
+    let number = db::next_number(conn, draft.merchant_id).await?;
+    let row = db::set_finalized(conn, draft.id, number).await?;
+    let view = InvoiceView::from(row);
+    emit(conn, draft.merchant_id, "invoice.finalized", &view).await?;
+    Ok(view)
+}
+
 fn not_found() -> ApiError {
     ApiError::not_found("invoice")
 }
@@ -217,21 +262,9 @@ pub async fn create_invoice(
     };
     let mut tx = state.pool().begin().await.map_err(ApiError::internal)?;
     let outcome = async {
-        let id = InvoiceId::new();
         let secret = state.config().invoices.secret.expose();
-        let row = db::insert_draft(
-            &mut tx,
-            id,
-            auth.merchant_id,
-            &fields(&valid)?,
-            &reference::payment_ref(secret, id),
-            &reference::page_token(secret, id),
-        )
-        .await
-        .map_err(ApiError::internal)?;
-        let view = InvoiceView::from(row);
-        emit(&mut tx, auth.merchant_id.as_uuid(), "invoice.created", &view).await?;
-        Ok((StatusCode::CREATED, view))
+        let row = insert_draft(&mut tx, secret, auth.merchant_id, &valid, None).await?;
+        Ok((StatusCode::CREATED, InvoiceView::from(row)))
     }
     .await;
     claimed.finish(tx, outcome).await
@@ -304,14 +337,7 @@ pub async fn finalize_invoice(
             ),
         ));
     }
-    let number = db::next_number(&mut tx, current.merchant_id)
-        .await
-        .map_err(ApiError::internal)?;
-    let row = db::set_finalized(&mut tx, current.id, number)
-        .await
-        .map_err(ApiError::internal)?;
-    let view = InvoiceView::from(row);
-    emit(&mut tx, current.merchant_id, "invoice.finalized", &view).await?;
+    let view = finalize_draft(&mut tx, current).await?;
     tx.commit().await.map_err(ApiError::internal)?;
     Ok(ApiJson(view))
 }

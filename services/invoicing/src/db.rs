@@ -7,6 +7,7 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+#[derive(Clone)]
 pub struct InvoiceRow {
     pub id: Uuid,
     pub merchant_id: Uuid,
@@ -111,6 +112,24 @@ pub async fn replace_draft(
     )
     .fetch_optional(conn)
     .await
+}
+
+/// Marks a recurring invoice with its schedule and period (unique together: one per period).
+pub async fn set_period(
+    conn: &mut PgConnection,
+    id: Uuid,
+    schedule: Uuid,
+    start: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE invoicing.invoices SET schedule_id = $2, period_start = $3 WHERE id = $1",
+        id,
+        schedule,
+        start,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// The invoice, locked for the rest of the caller's transaction.

@@ -8,6 +8,7 @@
 //! - `detection`: the job that turns the watcher's `InvoicePaid` observations into payments,
 //!   credits them at finality, reverses them on reorgs, and expires overdue invoices.
 //! - `page`: the hosted pay page (HTML that works without JavaScript).
+//! - `schedules`: recurring invoices, issued one per period by a job.
 //!
 //! Invoicing never calls another service's crate: it reads the watcher's rows in
 //! `chain.observations` and `chain.watched_contracts`, and writes the ledger and the outbox.
@@ -18,6 +19,7 @@ pub mod detection;
 pub mod model;
 pub mod page;
 pub mod reference;
+pub mod schedules;
 
 use corridor_platform::{
     AppState,
@@ -34,6 +36,8 @@ const DETECT_PER_ROUND_MAX: i64 = 500;
 const DETECT_POLL: Duration = Duration::from_millis(500);
 const EXPIRE_PER_ROUND_MAX: i64 = 500;
 const EXPIRE_POLL: Duration = Duration::from_secs(30);
+const SCHEDULES_PER_ROUND_MAX: i64 = 200;
+const SCHEDULES_POLL: Duration = Duration::from_secs(30);
 
 pub fn service() -> Service {
     Service {
@@ -42,7 +46,8 @@ pub fn service() -> Service {
         spawn_jobs: Box::new(|state: AppState, shutdown: CancellationToken| {
             vec![
                 tokio::spawn(detect_loop(state.clone(), shutdown.clone())),
-                tokio::spawn(expire_loop(state, shutdown)),
+                tokio::spawn(expire_loop(state.clone(), shutdown.clone())),
+                tokio::spawn(schedules_loop(state, shutdown)),
             ]
         }),
     }
@@ -68,6 +73,16 @@ async fn expire_loop(state: AppState, shutdown: CancellationToken) {
     .await;
 }
 
+async fn schedules_loop(state: AppState, shutdown: CancellationToken) {
+    poll_loop("recurring invoices", SCHEDULES_POLL, shutdown, || async {
+        let secret = state.config().invoices.secret.expose();
+        let now = state.clock().now();
+        let issued = schedules::issue_due(state.pool(), state.registry(), secret, now, SCHEDULES_PER_ROUND_MAX).await?;
+        Ok::<_, corridor_store::StoreError>(issued as i64 == SCHEDULES_PER_ROUND_MAX)
+    })
+    .await;
+}
+
 pub fn routes(state: AppState) -> OpenApiRouter {
     OpenApiRouter::new()
         .routes(routes!(api::create_invoice, api::list_invoices))
@@ -77,5 +92,8 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         .routes(routes!(api::void_invoice))
         .routes(routes!(api::list_invoice_payments))
         .routes(routes!(page::pay_page))
+        .routes(routes!(schedules::create_schedule))
+        .routes(routes!(schedules::get_schedule))
+        .routes(routes!(schedules::cancel_schedule))
         .with_state(state)
 }

@@ -31,7 +31,7 @@ pub struct Buyer {
     pub wallet: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineItemInput {
     #[schema(example = "Cotton fabric, 40 m")]

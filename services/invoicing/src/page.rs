@@ -41,6 +41,17 @@ pub fn eip681_pay_uri(
     format!("ethereum:{contract}@{chain_id}/pay?address={token}&uint256={units}&bytes32={reference}")
 }
 
+/// The payment URI as an inline SVG QR code (no script, no external image).
+pub fn qr_svg(data: &str) -> Option<String> {
+    let code = qrcode::QrCode::new(data.as_bytes()).ok()?;
+    let svg = code
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(220, 220)
+        .build();
+    // Drop the XML prolog: the SVG is embedded in HTML.
+    Some(svg.find("<svg").map_or(svg.clone(), |i| svg[i..].to_owned()))
+}
+
 struct Option_ {
     chain_id: u64,
     asset: String,
@@ -157,11 +168,13 @@ fn render(merchant: &str, view: &InvoiceView, options: &[Option_]) -> String {
                         h,
                         "<li>Amount: {} {} ({} base units)</li><li>Token: <code>{token}</code></li>\
                          <li>InvoicePayments contract: <code>{contract}</code></li>\
-                         <li>Payment URI (EIP-681): <a href=\"{uri}\"><code class=\"eip681\">{uri}</code></a></li>",
+                         <li>Payment URI (EIP-681): <a href=\"{uri}\"><code class=\"eip681\">{uri}</code></a></li>\
+                         <li class=\"qr\">{qr}</li>",
                         view.amount_due,
                         escape(&o.asset),
                         escape(units),
-                        uri = escape(&uri)
+                        uri = escape(&uri),
+                        qr = qr_svg(&uri).unwrap_or_default()
                     );
                 }
                 _ => h.push_str("<li>Not available on this gateway right now.</li>"),
@@ -223,6 +236,12 @@ pub async fn pay_page(State(state): State<AppState>, Path(token): Path<String>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_qr_code_is_an_inline_svg() {
+        let svg = qr_svg("ethereum:0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed@8453/pay").unwrap();
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"), "{svg}");
+    }
 
     #[test]
     fn html_is_escaped() {

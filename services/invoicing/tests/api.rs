@@ -329,3 +329,123 @@ async fn invoices_are_listed_by_status_with_cursors_exported_as_csv_and_expired_
         .await;
     assert_eq!(expired.body["data"].as_array().unwrap().len(), 3);
 }
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn a_schedule_issues_one_finalized_invoice_per_period_until_it_ends(pool: PgPool) {
+    let app = app(pool).await;
+    let (_, key) = app.merchant().await;
+    // Whole seconds: Postgres keeps microseconds, and the test compares instants.
+    let start = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0).unwrap();
+    let mut template = invoice_body("USDC", "25", BASE);
+    template.as_object_mut().unwrap().remove("due_at");
+    let schedule = |extra: serde_json::Value| {
+        let mut b = json!({ "template": template.clone(), "days_until_due": 14, "every": "week",
+                            "starts_at": start.to_rfc3339(), "count_max": 3 });
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    for (i, (bad, code)) in [
+        (json!({ "every": "days" }), "invalid_schedule"),
+        (json!({ "count_max": null }), "invalid_schedule"),
+        (json!({ "days_until_due": 0 }), "invalid_schedule"),
+        (
+            json!({ "template": { "currency": "ZZZ", "buyer": template["buyer"].clone(), "line_items": [] } }),
+            "unknown_currency",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        app.send(
+            Method::POST,
+            "/v1/invoice-schedules",
+            &key,
+            Some(&format!("bad-{i}")),
+            Some(schedule(bad)),
+        )
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, code);
+    }
+    let created = app
+        .send(
+            Method::POST,
+            "/v1/invoice-schedules",
+            &key,
+            Some("s1"),
+            Some(schedule(json!({}))),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap();
+    let other = app
+        .send(
+            Method::POST,
+            "/v1/invoice-schedules",
+            &key,
+            Some("s2"),
+            Some(schedule(json!({ "every": "days", "every_days": 3 }))),
+        )
+        .await;
+    let other_id = other.body["id"].as_str().unwrap();
+    let canceled = app
+        .send(
+            Method::POST,
+            &format!("/v1/invoice-schedules/{other_id}/cancel"),
+            &key,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(canceled.body["status"], "canceled", "{}", canceled.body);
+
+    let secret = app.state.config().invoices.secret.expose().clone();
+    let issue = |at: chrono::DateTime<chrono::Utc>| {
+        let (pool, registry, secret) = (app.pool.clone(), app.state.registry().clone(), secret.clone());
+        async move {
+            corridor_invoicing::schedules::issue_due(&pool, &registry, &secret, at, 100)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(issue(start).await, 1, "the first period");
+    assert_eq!(issue(start).await, 0, "a period is issued once");
+    assert_eq!(issue(start + chrono::Duration::days(7)).await, 1);
+    assert_eq!(issue(start + chrono::Duration::days(30)).await, 1);
+    assert_eq!(
+        issue(start + chrono::Duration::days(60)).await,
+        0,
+        "ended after count_max"
+    );
+    let s = app
+        .send(Method::GET, &format!("/v1/invoice-schedules/{id}"), &key, None, None)
+        .await;
+    assert_eq!(
+        (s.body["status"].as_str(), s.body["issued_count"].as_i64()),
+        (Some("ended"), Some(3))
+    );
+
+    let list = app
+        .send(Method::GET, "/v1/invoices?status=open", &key, None, None)
+        .await;
+    let numbers: Vec<i64> = list.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["number"].as_i64().unwrap())
+        .collect();
+    assert_eq!(numbers, [3, 2, 1]);
+    let second_due = chrono::DateTime::parse_from_rfc3339(list.body["data"][1]["due_at"].as_str().unwrap()).unwrap();
+    assert_eq!(second_due, start + chrono::Duration::days(7 + 14));
+    assert!(list.body["data"][0]["payment_reference"].is_string());
+    app.send(
+        Method::GET,
+        &format!("/v1/invoice-schedules/{id}"),
+        &app.merchant().await.1,
+        None,
+        None,
+    )
+    .await
+    .problem(StatusCode::NOT_FOUND, "not_found");
+}

@@ -243,6 +243,18 @@ async fn a_reorg_before_finality_puts_the_invoice_back(pool: PgPool) {
     let (merchant, key) = app.merchant().await;
     let invoice = app.open_invoice(&key, invoice_body("USDC", "40", chain::LOCAL)).await;
     let id = invoice["id"].as_str().unwrap();
+    // The pay page names this chain's InvoicePayments contract, the amount in base units and the
+    // reference, in an EIP-681 URI and its QR code.
+    let (_, _, html) = app.http.get_text(invoice["hosted_url"].as_str().unwrap(), "").await;
+    let contract = corridor_domain::EvmAddress::from_alloy(rig.chain.deployment.invoice_payments).to_string();
+    let uri = format!(
+        "ethereum:{contract}@{}/pay?address={}&amp;uint256=40000000&amp;bytes32={}",
+        chain::LOCAL,
+        corridor_domain::EvmAddress::from_alloy(rig.chain.deployment.usdc),
+        invoice["payment_reference"].as_str().unwrap()
+    );
+    assert!(html.contains(&uri), "{uri} not in {html}");
+    assert!(html.contains("<svg"), "a QR code");
 
     let snapshot = rig.chain.provider.anvil_snapshot().await.unwrap();
     rig.pay(&invoice, usdc(40)).await;
