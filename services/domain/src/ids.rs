@@ -104,6 +104,13 @@ prefixed_id!(PayoutBatchId, "pob");
 prefixed_id!(QuoteId, "quo");
 prefixed_id!(FundingWalletId, "fw");
 prefixed_id!(DepositId, "dep");
+prefixed_id!(
+    /// One asset's yield for one period, shared out (or carried as a loss).
+    YieldDistributionId,
+    "ydist"
+);
+prefixed_id!(YieldRewardId, "yrew");
+prefixed_id!(YieldAdjustmentId, "yadj");
 
 #[cfg(test)]
 mod tests {

@@ -64,10 +64,12 @@ pub enum Purpose {
     /// Gas the platform paid to send transactions, in the chain's native asset; an expense, so
     /// it goes negative.
     NetworkFees,
+    /// A yield partner's share of distributed yield, owed to the partner until it is paid out.
+    PartnerPayable,
 }
 
 impl Purpose {
-    pub const ALL: [Purpose; 9] = [
+    pub const ALL: [Purpose; 10] = [
         Purpose::Available,
         Purpose::Reserved,
         Purpose::IncomingPending,
@@ -77,6 +79,7 @@ impl Purpose {
         Purpose::SandboxFunding,
         Purpose::YieldPool,
         Purpose::NetworkFees,
+        Purpose::PartnerPayable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -90,6 +93,7 @@ impl Purpose {
             Purpose::SandboxFunding => "sandbox_funding",
             Purpose::YieldPool => "yield_pool",
             Purpose::NetworkFees => "network_fees",
+            Purpose::PartnerPayable => "partner_payable",
         }
     }
 

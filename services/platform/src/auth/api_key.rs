@@ -38,10 +38,13 @@ pub enum Scope {
     /// Register the wallets deposits come from.
     #[serde(rename = "funding:manage")]
     FundingManage,
+    /// Enrol in (or leave) yield on the float.
+    #[serde(rename = "yield:manage")]
+    YieldManage,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 9] = [
+    pub const ALL: [Scope; 10] = [
         Scope::BalancesRead,
         Scope::PayoutsRead,
         Scope::PayoutsWrite,
@@ -51,6 +54,7 @@ impl Scope {
         Scope::ApiKeysManage,
         Scope::SandboxWrite,
         Scope::FundingManage,
+        Scope::YieldManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,6 +68,7 @@ impl Scope {
             Scope::ApiKeysManage => "api_keys:manage",
             Scope::SandboxWrite => "sandbox:write",
             Scope::FundingManage => "funding:manage",
+            Scope::YieldManage => "yield:manage",
         }
     }
 
