@@ -305,10 +305,9 @@ async fn attribute(conn: &mut PgConnection, req: &Request) -> Result<Vec<Weighte
         .into_iter()
         .filter(|e| match &e.jurisdiction {
             Some(j) => !req.excluded_jurisdictions.contains(j),
+            // Unknown cannot be shown to be outside the excluded ones: fail closed.
             None => req.excluded_jurisdictions.is_empty(),
         })
-        .collect::<Vec<_>>()
-        .into_iter()
         .map(|e| (e.merchant_id, e))
         .collect();
     let history = db::history_since(conn, req.asset.code.as_str(), req.period.start()).await?;
