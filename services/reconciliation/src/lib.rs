@@ -2,6 +2,8 @@
 //!
 //! Status: registered with the `corridor` binary; its API and jobs are not built yet.
 
+pub mod statements;
+
 use corridor_platform::{
     AppState,
     service::{Service, no_jobs},
