@@ -1,14 +1,20 @@
 //! Treasury reconciliation of on/off-ramp flows: bank statements against chain transfers against the ledger (issue #7).
 //!
-//! Status: registered with the `corridor` binary; its API and jobs are not built yet.
+//! - `statements`: bank statement parsers (camt.052/053/054, MT940, BAI2) into one model.
+//! - `import`: a file imported all or nothing, once by its hash, lines deduplicated.
+//! - `api`: treasury endpoints (bank accounts, statement imports).
+//!
+//! Not built yet: the ramp model, the chain side, the matching engine, reports and exports.
 
+pub mod api;
+pub mod import;
 pub mod statements;
 
 use corridor_platform::{
     AppState,
     service::{Service, no_jobs},
 };
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub const NAME: &str = "reconciliation";
 
@@ -20,6 +26,9 @@ pub fn service() -> Service {
     }
 }
 
-fn routes(state: AppState) -> OpenApiRouter {
-    OpenApiRouter::new().with_state(state)
+pub fn routes(state: AppState) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(api::create_bank_account, api::list_bank_accounts))
+        .routes(routes!(api::import_statement))
+        .with_state(state)
 }

@@ -119,3 +119,13 @@ pub async fn assert_ledger_consistent(pool: &PgPool) {
     let mut conn = pool.acquire().await.unwrap();
     assert!(corridor_store::ledger::check(&mut conn).await.unwrap().is_consistent());
 }
+
+/// A console session token for a new staff user with `role` (treasury, compliance officer...).
+pub async fn staff(state: &AppState, role: corridor_platform::auth::Role) -> String {
+    let id = corridor_domain::ids::ConsoleUserId::new();
+    let mut conn = state.pool().acquire().await.unwrap();
+    corridor_store::console_users::insert(&mut conn, id, &format!("{id}@corridor.test"), "x", role.as_str(), None)
+        .await
+        .unwrap();
+    state.jwt().issue(id, role, None, chrono::Utc::now()).unwrap().0
+}

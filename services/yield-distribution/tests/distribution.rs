@@ -73,12 +73,7 @@ impl App {
     }
 
     async fn staff(&self, role: Role) -> String {
-        let id = corridor_domain::ids::ConsoleUserId::new();
-        let mut conn = self.pool.acquire().await.unwrap();
-        corridor_store::console_users::insert(&mut conn, id, &format!("{id}@corridor.test"), "x", role.as_str(), None)
-            .await
-            .unwrap();
-        self.state.jwt().issue(id, role, None, Utc::now()).unwrap().0
+        corridor_test_support::staff(&self.state, role).await
     }
 
     /// A merchant with an all-scopes key and no money.

@@ -69,6 +69,7 @@ pub fn parse(text: &str) -> Result<Vec<Statement>, ParseError> {
                 current = Some(Statement {
                     id: format!("{group_id}-{account}"),
                     account,
+                    account_line: r.line,
                     currency: Some(ccy),
                     opening,
                     closing,

@@ -83,6 +83,7 @@ fn statement(doc: &Document, stmt: Node, format: Format) -> Result<Statement, Pa
     Ok(Statement {
         id,
         account,
+        account_line: line(acct),
         currency: acct_currency,
         opening,
         closing,

@@ -128,6 +128,8 @@ pub struct Statement {
     pub id: String,
     /// The account it is for: an IBAN or the bank's account number.
     pub account: String,
+    /// Where the statement (or its account) is given in the file.
+    pub account_line: u32,
     pub currency: Option<String>,
     pub opening: Option<Balance>,
     pub closing: Option<Balance>,

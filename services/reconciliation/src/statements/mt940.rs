@@ -39,6 +39,7 @@ pub fn parse(text: &str) -> Result<Vec<Statement>, ParseError> {
                 statements.push(Statement {
                     id: non_empty(&f.value).ok_or_else(|| ParseError::new(f.line, ":20: is empty"))?,
                     account: String::new(),
+                    account_line: f.line,
                     currency: None,
                     opening: None,
                     closing: None,
@@ -49,7 +50,10 @@ pub fn parse(text: &str) -> Result<Vec<Statement>, ParseError> {
             tag => {
                 let s = statements.last_mut().expect("a :20: came first");
                 match tag {
-                    "25" => s.account = non_empty(&f.value).ok_or_else(|| ParseError::new(f.line, ":25: is empty"))?,
+                    "25" => {
+                        s.account = non_empty(&f.value).ok_or_else(|| ParseError::new(f.line, ":25: is empty"))?;
+                        s.account_line = f.line;
+                    }
                     "28C" | "28" | "64" | "65" | "NS" | "21" | "13D" | "34F" | "90D" | "90C" => {}
                     "60F" | "60M" => {
                         if s.opening.is_none() {
