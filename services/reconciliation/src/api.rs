@@ -244,3 +244,290 @@ pub async fn import_statement(
     corridor_store::error::commit(tx).await?;
     Ok((StatusCode::CREATED, ApiJson(ImportView::from(imported))).into_response())
 }
+
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RampDirection {
+    /// Fiat arrives at the bank; stablecoins arrive at the treasury.
+    On,
+    /// Stablecoins go to the partner's deposit address; fiat leaves the bank.
+    Off,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRampOrder {
+    pub direction: RampDirection,
+    pub partner: String,
+    /// The registered bank account the fiat moves through (`bacc_...`).
+    pub bank_account_id: String,
+    pub fiat_amount: String,
+    pub asset: String,
+    pub chain_id: u64,
+    /// The stablecoin amount, a decimal in the asset.
+    pub token_amount: String,
+    /// The treasury (on-ramp) or the partner's deposit address (off-ramp).
+    pub chain_address: String,
+    #[serde(default)]
+    pub fee: Option<String>,
+    #[serde(default)]
+    pub fx_rate: Option<String>,
+    /// The partner's reference, expected on the bank line; unique per partner.
+    pub reference: String,
+    pub expected_on: chrono::NaiveDate,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RampOrderView {
+    pub id: String,
+    pub reference: String,
+    pub token_contract: String,
+    /// Base units on chain.
+    pub token_units: String,
+}
+
+fn parse_bank_account_id(raw: &str) -> Result<Uuid, ApiError> {
+    raw.strip_prefix("bacc_")
+        .filter(|h| h.len() == 32)
+        .and_then(|h| Uuid::try_parse(h).ok())
+        .ok_or_else(|| ApiError::unprocessable("invalid_bank_account_id", "expected bacc_<32 hex digits>"))
+}
+
+/// Record a ramp order: what treasury expects to see at the bank and on chain.
+#[utoipa::path(post, path = "/v1/treasury/reconciliation/ramp-orders", tag = "reconciliation",
+    security(("console_session" = [])), request_body = NewRampOrder,
+    responses((status = 201, body = RampOrderView), (status = 409, body = corridor_platform::error::Problem),
+              (status = 422, body = corridor_platform::error::Problem)))]
+pub async fn create_ramp_order(
+    State(state): State<AppState>,
+    auth: ConsoleAuth,
+    ApiJson(body): ApiJson<NewRampOrder>,
+) -> Result<Response, ApiError> {
+    auth.require_any(&TREASURY)?;
+    let bank_account = parse_bank_account_id(&body.bank_account_id)?;
+    let asset = state.registry().get(&body.asset)?.clone();
+    let deployment = state.registry().deployment(&asset.code, body.chain_id)?;
+    let token_amount = corridor_domain::Money::parse_positive(&body.token_amount, &asset)?;
+    let units = token_amount.to_base_units(deployment.decimals)?;
+    let token_units: rust_decimal::Decimal = units
+        .to_string()
+        .parse()
+        .map_err(|_| ApiError::unprocessable("amount_out_of_range", "token amount out of range"))?;
+    let address = corridor_domain::EvmAddress::parse(&body.chain_address)
+        .map_err(|e| ApiError::unprocessable("invalid_address", e.to_string()))?;
+    let reference = body.reference.trim();
+    let partner = body.partner.trim();
+    if reference.is_empty() || reference.chars().count() > 100 || partner.is_empty() || partner.chars().count() > 100 {
+        return Err(ApiError::unprocessable(
+            "invalid_text",
+            "partner and reference must be 1-100 characters",
+        ));
+    }
+    let mut tx = state.pool().begin().await.map_err(ApiError::internal)?;
+    let currency = sqlx::query_scalar!(
+        "SELECT currency FROM reconciliation.bank_accounts WHERE id = $1",
+        bank_account
+    )
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(|e| ApiError::from(StoreError::from(e)))?
+    .ok_or_else(|| ApiError::unprocessable("unknown_bank_account", "no such bank account"))?;
+    let fiat_asset = state.registry().get(&currency)?;
+    let fiat = corridor_domain::Money::parse_positive(&body.fiat_amount, fiat_asset)?;
+    let decimal = |raw: &Option<String>, what: &str| -> Result<Option<rust_decimal::Decimal>, ApiError> {
+        raw.as_deref()
+            .map(|v| {
+                rust_decimal::Decimal::from_str_exact(v)
+                    .ok()
+                    .filter(|d| !d.is_sign_negative())
+                    .ok_or_else(|| {
+                        ApiError::unprocessable("invalid_amount", format!("{what} must be a non-negative decimal"))
+                    })
+            })
+            .transpose()
+    };
+    let fee = decimal(&body.fee, "fee")?.unwrap_or_default();
+    let fx_rate = decimal(&body.fx_rate, "fx_rate")?;
+    let id = Uuid::now_v7();
+    let token_contract = deployment.token.to_string().to_lowercase();
+    sqlx::query!(
+        r#"INSERT INTO reconciliation.ramp_orders
+               (id, direction, partner, bank_account_id, fiat_amount, fiat_currency, asset, chain_id, token_contract,
+                token_units, chain_address, fee, fx_rate, reference, expected_on, created_by)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"#,
+        id,
+        match body.direction {
+            RampDirection::On => "on",
+            RampDirection::Off => "off",
+        },
+        partner,
+        bank_account,
+        fiat.amount(),
+        currency,
+        asset.code.as_str(),
+        i64::try_from(body.chain_id)
+            .map_err(|_| ApiError::unprocessable("unsupported_chain", "chain id out of range"))?,
+        token_contract,
+        token_units,
+        address.to_string().to_lowercase(),
+        fee,
+        fx_rate,
+        reference,
+        body.expected_on,
+        auth.user_id.as_uuid(),
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| match StoreError::from(e) {
+        StoreError::Constraint(c) if c == "ramp_orders_reference_once" => ApiError::conflict(
+            "ramp_order_exists",
+            format!("{partner} already has an order with reference {reference:?}"),
+        ),
+        other => other.into(),
+    })?;
+    tx.commit().await.map_err(ApiError::internal)?;
+    let view = RampOrderView {
+        id: format!("ramp_{}", id.simple()),
+        reference: reference.to_owned(),
+        token_contract,
+        token_units: token_units.to_string(),
+    };
+    Ok((StatusCode::CREATED, ApiJson(view)).into_response())
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRun {
+    /// First and last day of the period (inclusive); orders expected in it are reconciled.
+    pub from: chrono::NaiveDate,
+    pub to: chrono::NaiveDate,
+    /// A bank amount within this of the order's still matches (default 0).
+    #[serde(default)]
+    pub amount_drift: Option<String>,
+    /// Days either side of the expected date to look for the bank line and transfer (default 5, at most 31).
+    #[serde(default)]
+    pub date_window_days: Option<i64>,
+    /// A booking further than this from the expected date is a timing exception (default 1).
+    #[serde(default)]
+    pub timing_days: Option<i64>,
+    /// Match and report without storing the run.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ResultView {
+    pub status: String,
+    pub exceptions: Vec<String>,
+    pub order_id: Option<String>,
+    pub bank_line_id: Option<String>,
+    pub observation_id: Option<String>,
+    pub confidence: u8,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RunView {
+    /// Absent for a dry run.
+    pub id: Option<String>,
+    pub from: chrono::NaiveDate,
+    pub to: chrono::NaiveDate,
+    /// SHA-256 of the canonical report, hex: a rerun over the same data gives the same hash.
+    pub report_hash: String,
+    #[schema(value_type = Object)]
+    pub summary: serde_json::Value,
+    pub results: Vec<ResultView>,
+}
+
+/// Reconcile a period: ramp orders against bank lines and chain transfers. The run and its
+/// results are stored (unless `dry_run`); nothing is posted to the ledger.
+#[utoipa::path(post, path = "/v1/treasury/reconciliation/runs", tag = "reconciliation",
+    security(("console_session" = [])), request_body = NewRun,
+    responses((status = 201, body = RunView), (status = 200, description = "dry run", body = RunView),
+              (status = 422, body = corridor_platform::error::Problem)))]
+pub async fn create_run(
+    State(state): State<AppState>,
+    auth: ConsoleAuth,
+    ApiJson(body): ApiJson<NewRun>,
+) -> Result<Response, ApiError> {
+    auth.require_any(&TREASURY)?;
+    if body.to < body.from {
+        return Err(ApiError::unprocessable("invalid_period", "to must not be before from"));
+    }
+    if (body.to - body.from).num_days() >= crate::runs::PERIOD_DAYS_MAX {
+        return Err(ApiError::unprocessable(
+            "invalid_period",
+            format!("a run covers at most {} days", crate::runs::PERIOD_DAYS_MAX),
+        ));
+    }
+    let mut rules = crate::matching::Rules::default();
+    if let Some(d) = &body.amount_drift {
+        rules.amount_drift = rust_decimal::Decimal::from_str_exact(d)
+            .ok()
+            .filter(|d| !d.is_sign_negative())
+            .ok_or_else(|| ApiError::unprocessable("invalid_rule", "amount_drift must be a non-negative decimal"))?;
+    }
+    if let Some(w) = body.date_window_days {
+        if !(0..=31).contains(&w) {
+            return Err(ApiError::unprocessable("invalid_rule", "date_window_days must be 0-31"));
+        }
+        rules.date_window_days = w;
+    }
+    if let Some(t) = body.timing_days {
+        if !(0..=31).contains(&t) {
+            return Err(ApiError::unprocessable("invalid_rule", "timing_days must be 0-31"));
+        }
+        rules.timing_days = t;
+    }
+    let period = crate::runs::Period {
+        from: body.from,
+        to: body.to,
+    };
+    let mut tx = state.pool().begin().await.map_err(ApiError::internal)?;
+    let report = crate::runs::plan(&mut tx, period, rules).await?;
+    let id = if body.dry_run {
+        None
+    } else {
+        let id = crate::runs::record(&mut tx, period, rules, &report, Some(auth.user_id.as_uuid())).await?;
+        tx.commit().await.map_err(ApiError::internal)?;
+        Some(id)
+    };
+    let prefixed = |p: &str, id: Option<Uuid>| id.map(|i| format!("{p}_{}", i.simple()));
+    let results = report
+        .outcomes
+        .iter()
+        .map(|o| {
+            Ok(ResultView {
+                status: crate::runs::enum_str(&o.status)?,
+                exceptions: o
+                    .exceptions
+                    .iter()
+                    .map(crate::runs::enum_str)
+                    .collect::<Result<_, _>>()?,
+                order_id: prefixed("ramp", o.order_id),
+                bank_line_id: prefixed("bl", o.bank_line_id),
+                observation_id: o.transfer_id.map(|t| t.to_string()),
+                confidence: o.confidence,
+                detail: o.detail.clone(),
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let view = RunView {
+        id: prefixed("rrun", id),
+        from: body.from,
+        to: body.to,
+        report_hash: hex_of(&report.hash),
+        summary: serde_json::to_value(&report.summary).map_err(ApiError::internal)?,
+        results,
+    };
+    let status = if body.dry_run {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, ApiJson(view)).into_response())
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

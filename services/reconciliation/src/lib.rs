@@ -8,6 +8,8 @@
 
 pub mod api;
 pub mod import;
+pub mod matching;
+pub mod runs;
 pub mod statements;
 
 use corridor_platform::{
@@ -30,5 +32,7 @@ pub fn routes(state: AppState) -> OpenApiRouter {
     OpenApiRouter::new()
         .routes(routes!(api::create_bank_account, api::list_bank_accounts))
         .routes(routes!(api::import_statement))
+        .routes(routes!(api::create_ramp_order))
+        .routes(routes!(api::create_run))
         .with_state(state)
 }
