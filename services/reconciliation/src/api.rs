@@ -531,3 +531,244 @@ pub async fn create_run(
 fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AgingQuery {
+    /// The day to age from (default: today).
+    pub as_of: Option<chrono::NaiveDate>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AgingRow {
+    pub currency: String,
+    /// `current` (not yet due), `1-30`, `31-60`, `61-90` or `90+` days past due.
+    pub bucket: String,
+    pub invoices: i64,
+    /// Total minus what was paid (final), at the currency's scale.
+    pub outstanding: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Aging {
+    pub as_of: chrono::NaiveDate,
+    pub rows: Vec<AgingRow>,
+}
+
+async fn aging(state: &AppState, as_of: Option<chrono::NaiveDate>) -> Result<Aging, ApiError> {
+    let as_of = as_of.unwrap_or_else(|| state.clock().now().date_naive());
+    // Open, partially paid and expired (overdue, still unpaid) invoices, by days past due.
+    let rows = sqlx::query!(
+        r#"SELECT currency AS "currency!", bucket AS "bucket!", count(*) AS "invoices!",
+                  sum(total - amount_paid) AS "outstanding!"
+             FROM (SELECT currency, total, amount_paid,
+                          CASE WHEN due_at::date >= $1 THEN 'current'
+                               WHEN $1 - due_at::date <= 30 THEN '1-30'
+                               WHEN $1 - due_at::date <= 60 THEN '31-60'
+                               WHEN $1 - due_at::date <= 90 THEN '61-90'
+                               ELSE '90+' END AS bucket
+                     FROM invoicing.invoices
+                    WHERE status IN ('open', 'partially_paid', 'expired') AND total > amount_paid
+                      AND finalized_at::date <= $1) i
+            GROUP BY currency, bucket
+            ORDER BY currency, array_position(ARRAY['current', '1-30', '31-60', '61-90', '90+'], bucket)"#,
+        as_of,
+    )
+    .fetch_all(state.pool())
+    .await
+    .map_err(|e| ApiError::from(StoreError::from(e)))?;
+    let rows = rows
+        .into_iter()
+        .map(|r| {
+            let scale = state.registry().get(&r.currency).map(|a| a.scale).unwrap_or(6);
+            let mut outstanding = r.outstanding;
+            outstanding.rescale(scale);
+            AgingRow {
+                currency: r.currency,
+                bucket: r.bucket,
+                invoices: r.invoices,
+                outstanding: outstanding.to_string(),
+            }
+        })
+        .collect();
+    Ok(Aging { as_of, rows })
+}
+
+/// Receivables aging: open invoices' outstanding amounts by currency and days past due.
+#[utoipa::path(get, path = "/v1/treasury/reconciliation/receivables-aging", tag = "reconciliation",
+    security(("console_session" = [])), params(AgingQuery), responses((status = 200, body = Aging)))]
+pub async fn receivables_aging(
+    State(state): State<AppState>,
+    auth: ConsoleAuth,
+    ApiQuery(q): ApiQuery<AgingQuery>,
+) -> Result<ApiJson<Aging>, ApiError> {
+    auth.require_any(&TREASURY)?;
+    Ok(ApiJson(aging(&state, q.as_of).await?))
+}
+
+/// Receivables aging as CSV.
+#[utoipa::path(get, path = "/v1/treasury/reconciliation/receivables-aging.csv", tag = "reconciliation",
+    security(("console_session" = [])), params(AgingQuery),
+    responses((status = 200, content_type = "text/csv", body = String)))]
+pub async fn receivables_aging_csv(
+    State(state): State<AppState>,
+    auth: ConsoleAuth,
+    ApiQuery(q): ApiQuery<AgingQuery>,
+) -> Result<Response, ApiError> {
+    auth.require_any(&TREASURY)?;
+    let aging = aging(&state, q.as_of).await?;
+    let mut out = String::new();
+    corridor_platform::csv::push_row(
+        &mut out,
+        &["as_of", "currency", "bucket", "invoices", "outstanding"].map(String::from),
+    );
+    for r in aging.rows {
+        corridor_platform::csv::push_row(
+            &mut out,
+            &[
+                aging.as_of.to_string(),
+                r.currency,
+                r.bucket,
+                r.invoices.to_string(),
+                r.outstanding,
+            ],
+        );
+    }
+    Ok(corridor_platform::csv::response(
+        "attachment; filename=\"receivables-aging.csv\"",
+        false,
+        out,
+    ))
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ManualKind {
+    /// Pair the order with this bank line or chain transfer in every later run.
+    Match,
+    /// Never pair the order with it.
+    Unmatch,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewManualDecision {
+    pub kind: ManualKind,
+    /// `ramp_...`
+    pub order_id: String,
+    /// `bl_...`; exactly one of bank_line_id and observation_id.
+    #[serde(default)]
+    pub bank_line_id: Option<String>,
+    /// The chain observation's id (a UUID, as runs report it).
+    #[serde(default)]
+    pub observation_id: Option<Uuid>,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ManualDecisionView {
+    pub id: String,
+    pub kind: String,
+    pub order_id: String,
+    pub bank_line_id: Option<String>,
+    pub observation_id: Option<Uuid>,
+    pub reason: String,
+    pub decided_at: DateTime<Utc>,
+}
+
+fn parse_prefixed(raw: &str, prefix: &str, what: &str) -> Result<Uuid, ApiError> {
+    raw.strip_prefix(prefix)
+        .and_then(|r| r.strip_prefix('_'))
+        .filter(|h| h.len() == 32)
+        .and_then(|h| Uuid::try_parse(h).ok())
+        .ok_or_else(|| ApiError::unprocessable("invalid_id", format!("{what} must look like {prefix}_<32 hex digits>")))
+}
+
+/// Match or unmatch by hand, with a reason; later runs follow the latest decision for each pair.
+/// Every decision is audited.
+#[utoipa::path(post, path = "/v1/treasury/reconciliation/manual-decisions", tag = "reconciliation",
+    security(("console_session" = [])), request_body = NewManualDecision,
+    responses((status = 201, body = ManualDecisionView), (status = 422, body = corridor_platform::error::Problem)))]
+pub async fn create_manual_decision(
+    State(state): State<AppState>,
+    auth: ConsoleAuth,
+    ApiJson(body): ApiJson<NewManualDecision>,
+) -> Result<Response, ApiError> {
+    auth.require_any(&TREASURY)?;
+    let order = parse_prefixed(&body.order_id, "ramp", "order_id")?;
+    let line = body
+        .bank_line_id
+        .as_deref()
+        .map(|l| parse_prefixed(l, "bl", "bank_line_id"))
+        .transpose()?;
+    if line.is_some() == body.observation_id.is_some() {
+        return Err(ApiError::unprocessable(
+            "invalid_decision",
+            "give exactly one of bank_line_id and observation_id",
+        ));
+    }
+    let reason = body.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ApiError::unprocessable(
+            "invalid_reason",
+            "reason must be 1-500 characters",
+        ));
+    }
+    let kind = match body.kind {
+        ManualKind::Match => "match",
+        ManualKind::Unmatch => "unmatch",
+    };
+    let mut tx = state.pool().begin().await.map_err(ApiError::internal)?;
+    let exists = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM reconciliation.ramp_orders WHERE id = $1)
+              AND ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM reconciliation.bank_lines WHERE id = $2 AND duplicate_of IS NULL))
+              AND ($3::uuid IS NULL OR EXISTS (SELECT 1 FROM chain.observations WHERE id = $3 AND kind = 'erc20_transfer'))
+              AS "exists!""#,
+        order,
+        line,
+        body.observation_id,
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| ApiError::from(StoreError::from(e)))?;
+    if !exists {
+        return Err(ApiError::unprocessable(
+            "unknown_reference",
+            "the order, bank line (not a duplicate) or chain transfer does not exist",
+        ));
+    }
+    let id = Uuid::now_v7();
+    let decided_at = sqlx::query_scalar!(
+        r#"INSERT INTO reconciliation.manual_decisions (id, kind, order_id, bank_line_id, observation_id, reason, decided_by)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING decided_at"#,
+        id,
+        kind,
+        order,
+        line,
+        body.observation_id,
+        reason,
+        auth.user_id.as_uuid(),
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| ApiError::from(StoreError::from(e)))?;
+    corridor_store::audit::append(
+        &mut tx,
+        &auth.user_id.to_string(),
+        &format!("reconciliation.manual_{kind}"),
+        &body.order_id,
+        &serde_json::json!({ "bank_line_id": body.bank_line_id, "observation_id": body.observation_id, "reason": reason }),
+    )
+    .await?;
+    tx.commit().await.map_err(ApiError::internal)?;
+    let view = ManualDecisionView {
+        id: format!("rman_{}", id.simple()),
+        kind: kind.to_owned(),
+        order_id: body.order_id.clone(),
+        bank_line_id: body.bank_line_id.clone(),
+        observation_id: body.observation_id,
+        reason: reason.to_owned(),
+        decided_at,
+    };
+    Ok((StatusCode::CREATED, ApiJson(view)).into_response())
+}

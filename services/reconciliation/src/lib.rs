@@ -34,5 +34,8 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         .routes(routes!(api::import_statement))
         .routes(routes!(api::create_ramp_order))
         .routes(routes!(api::create_run))
+        .routes(routes!(api::receivables_aging))
+        .routes(routes!(api::receivables_aging_csv))
+        .routes(routes!(api::create_manual_decision))
         .with_state(state)
 }

@@ -14,6 +14,7 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Serialize;
+use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -85,6 +86,16 @@ impl Default for Rules {
     }
 }
 
+/// Treasury's decisions by hand, the latest per pair: pinned pairings are made first, and a
+/// forbidden pairing is never made.
+#[derive(Debug, Clone, Default)]
+pub struct Manual {
+    /// order -> (bank line or chain transfer, reason)
+    pub pinned: HashMap<Uuid, Vec<(Uuid, String)>>,
+    /// (order, bank line or chain transfer)
+    pub forbidden: HashSet<(Uuid, Uuid)>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -125,10 +136,13 @@ pub fn reconcile(
     mut lines: Vec<BankLine>,
     mut transfers: Vec<Transfer>,
     rules: Rules,
+    manual: &Manual,
 ) -> Vec<Outcome> {
     orders.sort_by_key(|o| (o.expected_on, o.id));
     lines.sort_by_key(|l| l.id);
     transfers.sort_by_key(|t| t.id);
+    // What treasury pinned to an order is kept for that order, whichever comes first.
+    let pinned_ids: HashSet<Uuid> = manual.pinned.values().flatten().map(|(id, _)| *id).collect();
     let mut line_used = vec![false; lines.len()];
     let mut transfer_used = vec![false; transfers.len()];
     let mut out = Vec::new();
@@ -152,7 +166,22 @@ pub fn reconcile(
     for o in &orders {
         let mut exceptions = Vec::new();
         let mut details = Vec::new();
-        let (bank, bank_confidence) = match best_line(o, &lines, &line_used, rules) {
+        let pins: &[(Uuid, String)] = manual.pinned.get(&o.id).map_or(&[], Vec::as_slice);
+        let is_pinned = |id: Uuid| pins.iter().any(|(p, _)| *p == id);
+        let pinned_line = (0..lines.len()).find(|&i| !line_used[i] && is_pinned(lines[i].id));
+        let pinned_transfer = (0..transfers.len()).find(|&i| !transfer_used[i] && is_pinned(transfers[i].id));
+        for (_, reason) in pins {
+            details.push(format!("matched by hand: {reason}"));
+        }
+        let forbidden = |other: Uuid| {
+            manual.forbidden.contains(&(o.id, other))
+                || (pinned_ids.contains(&other) && !pins.iter().any(|(p, _)| *p == other))
+        };
+        let found_line = match pinned_line {
+            Some(i) => Some((i, 100)),
+            None => best_line(o, &lines, &line_used, rules, &forbidden),
+        };
+        let (bank, bank_confidence) = match found_line {
             Some((i, confidence)) => {
                 line_used[i] = true;
                 let l = &lines[i];
@@ -172,7 +201,11 @@ pub fn reconcile(
             }
             None => (None, 0),
         };
-        let (transfer, reorged) = best_transfer(o, &transfers, &transfer_used, rules);
+        let (transfer, reorged) = match pinned_transfer {
+            Some(i) if !transfers[i].orphaned => (Some(i), None),
+            Some(i) => (None, Some(i)),
+            None => best_transfer(o, &transfers, &transfer_used, rules, &forbidden),
+        };
         let transfer = transfer.map(|i| {
             transfer_used[i] = true;
             transfers[i].id
@@ -271,7 +304,13 @@ fn signed_fiat(o: &Order) -> Decimal {
 }
 
 /// The best bank line for an order, and the confidence of the pairing.
-fn best_line(o: &Order, lines: &[BankLine], used: &[bool], rules: Rules) -> Option<(usize, u8)> {
+fn best_line(
+    o: &Order,
+    lines: &[BankLine],
+    used: &[bool],
+    rules: Rules,
+    forbidden: &dyn Fn(Uuid) -> bool,
+) -> Option<(usize, u8)> {
     let expected = signed_fiat(o);
     let reference = o.reference.to_lowercase();
     let in_window = |l: &BankLine| {
@@ -282,6 +321,7 @@ fn best_line(o: &Order, lines: &[BankLine], used: &[bool], rules: Rules) -> Opti
         .filter(|&i| {
             let l = &lines[i];
             !used[i]
+                && !forbidden(l.id)
                 && l.bank_account_id == o.bank_account_id
                 && l.currency == o.fiat_currency
                 && l.amount.is_sign_positive() == expected.is_sign_positive()
@@ -316,9 +356,16 @@ fn best_line(o: &Order, lines: &[BankLine], used: &[bool], rules: Rules) -> Opti
 }
 
 /// The settling transfer for an order (live blocks only) and, separately, an orphaned one.
-fn best_transfer(o: &Order, transfers: &[Transfer], used: &[bool], rules: Rules) -> (Option<usize>, Option<usize>) {
+fn best_transfer(
+    o: &Order,
+    transfers: &[Transfer],
+    used: &[bool],
+    rules: Rules,
+    forbidden: &dyn Fn(Uuid) -> bool,
+) -> (Option<usize>, Option<usize>) {
     let fits = |t: &Transfer| {
-        t.token_contract == o.token_contract
+        !forbidden(t.id)
+            && t.token_contract == o.token_contract
             && t.units == o.token_units
             && (t.seen_on - o.expected_on).num_days().abs() <= rules.date_window_days
             // Into the treasury (on-ramp) or into the partner's deposit address (off-ramp).
@@ -393,6 +440,7 @@ mod tests {
             lines,
             vec![transfer(30, 10_000_000, 3, false)],
             Rules::default(),
+            &Manual::default(),
         );
         let o = out.iter().find(|o| o.order_id == Some(id(10))).unwrap();
         assert_eq!((o.status, o.bank_line_id), (Status::PartiallyMatched, None));
@@ -401,6 +449,7 @@ mod tests {
             vec![line(20, "500.00", "transfer", 3)],
             vec![transfer(30, 10_000_000, 3, false)],
             Rules::default(),
+            &Manual::default(),
         );
         let o = out.iter().find(|o| o.order_id == Some(id(10))).unwrap();
         assert_eq!(
@@ -420,6 +469,7 @@ mod tests {
             vec![line(20, "499.96", "ord-10", 3)],
             vec![transfer(30, 10_000_000, 3, false)],
             rules,
+            &Manual::default(),
         );
         assert_eq!(out[0].status, Status::Matched);
     }
@@ -437,6 +487,7 @@ mod tests {
             vec![line(20, "-200.00", "OFF-10 payout", 4)],
             vec![t],
             Rules::default(),
+            &Manual::default(),
         );
         assert_eq!(
             (out[0].status, out[0].bank_line_id, out[0].transfer_id),

@@ -115,7 +115,8 @@ pub async fn plan(conn: &mut PgConnection, period: Period, rules: Rules) -> Resu
         orphaned: r.orphaned,
     })
     .collect();
-    let outcomes = matching::reconcile(orders, lines, transfers, rules);
+    let manual = manual(conn).await?;
+    let outcomes = matching::reconcile(orders, lines, transfers, rules, &manual);
     let summary = Summary {
         results: outcomes.len(),
         matched: count(&outcomes, matching::Status::Matched),
@@ -131,6 +132,27 @@ pub async fn plan(conn: &mut PgConnection, period: Period, rules: Rules) -> Resu
         summary,
         hash,
     })
+}
+
+/// The latest manual decision for each (order, line or transfer) pair.
+async fn manual(conn: &mut PgConnection) -> Result<matching::Manual, StoreError> {
+    let rows = sqlx::query!(
+        r#"SELECT DISTINCT ON (order_id, COALESCE(bank_line_id, observation_id))
+                  kind, order_id, COALESCE(bank_line_id, observation_id) AS "other!", reason
+             FROM reconciliation.manual_decisions
+            ORDER BY order_id, COALESCE(bank_line_id, observation_id), decided_at DESC, id DESC"#
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut m = matching::Manual::default();
+    for r in rows {
+        if r.kind == "match" {
+            m.pinned.entry(r.order_id).or_default().push((r.other, r.reason));
+        } else {
+            m.forbidden.insert((r.order_id, r.other));
+        }
+    }
+    Ok(m)
 }
 
 fn count(outcomes: &[Outcome], status: matching::Status) -> usize {

@@ -306,4 +306,83 @@ async fn injected_breaks_are_each_found_with_their_category_and_a_rerun_hashes_t
         .find(|x| x["order_id"] == orders["ON-3"].as_str())
         .unwrap();
     assert_eq!(on3["status"], "matched");
+
+    // By hand: ON-1 is not B-1 after all, and the stranger's 42.00 was ON-2's first instalment.
+    let b1 = line("B-1", false).await;
+    for (kind, order, bank_line, reason) in [
+        ("unmatch", "ON-1", b1.clone(), "B-1 was a refund of an older order"),
+        (
+            "match",
+            "ON-2",
+            stranger.clone(),
+            "partner confirmed 42.00 as ON-2 part 1",
+        ),
+    ] {
+        let (status, body) = app
+            .json(
+                "/v1/treasury/reconciliation/manual-decisions",
+                json!({ "kind": kind, "order_id": orders[order], "bank_line_id": bank_line, "reason": reason }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (status, body) = app
+        .json(
+            "/v1/treasury/reconciliation/manual-decisions",
+            json!({ "kind": "match", "order_id": orders["ON-2"], "bank_line_id": dup, "reason": "dup" }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_reference"))
+    );
+    let (_, manual) = app
+        .json(
+            "/v1/treasury/reconciliation/runs",
+            json!({ "from": "2026-01-01", "to": "2026-01-31", "dry_run": true }),
+        )
+        .await;
+    let find = |r: &str| {
+        manual["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["order_id"] == orders[r].as_str())
+            .unwrap()
+            .clone()
+    };
+    let on1 = find("ON-1");
+    assert_eq!(
+        (&on1["bank_line_id"], &on1["status"]),
+        (&Value::Null, &json!("partially_matched")),
+        "{on1}"
+    );
+    let on2 = find("ON-2");
+    assert_eq!(on2["bank_line_id"], stranger.as_str());
+    assert_eq!(on2["exceptions"], json!(["amount_mismatch", "missing_settlement"]));
+    assert!(
+        on2["detail"]
+            .as_str()
+            .unwrap()
+            .contains("matched by hand: partner confirmed"),
+        "{on2}"
+    );
+    // B-2, which ON-2 no longer takes, and B-1, which ON-1 may not, are now unexplained deposits.
+    for l in [line("B-2", false).await, b1] {
+        assert!(
+            manual["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x["bank_line_id"] == l.as_str() && x["exceptions"] == json!(["unknown_deposit"])),
+            "{manual}"
+        );
+    }
+    assert_ne!(manual["report_hash"], run["report_hash"]);
+    let audited: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM platform.audit_log WHERE action LIKE 'reconciliation.manual_%'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(audited, 2);
 }
