@@ -4,9 +4,10 @@
 //!
 //! Strategy: one-to-one, greedy in a fixed order (orders by expected date, then id), each bank
 //! line and chain transfer used at most once. A bank line matches an order on its account, in
-//! the order's direction and currency, within the date window, when it carries the order's
-//! reference (end-to-end id, reference or text), or, without a reference, when its amount is
-//! exact and it is the only such line in the window. A chain transfer matches on token, address,
+//! the order's direction and currency, within the date window, when it carries every word of the
+//! order's reference (in its end-to-end id, reference or text), or, without the reference, when
+//! its amount is exact and it is the only such line in the window. Look-ups go through indexes
+//! built once per run (words, amounts, transfer keys), so a run is about linear in its inputs. A chain transfer matches on token, address,
 //! direction and exact base units; a transfer from an orphaned block is a reorged transfer, never
 //! a settlement. What is left over is reported by side, and every doubt is an exception with a
 //! category, never a silent match.
@@ -143,6 +144,7 @@ pub fn reconcile(
     transfers.sort_by_key(|t| t.id);
     // What treasury pinned to an order is kept for that order, whichever comes first.
     let pinned_ids: HashSet<Uuid> = manual.pinned.values().flatten().map(|(id, _)| *id).collect();
+    let index = Index::new(&lines, &transfers);
     let mut line_used = vec![false; lines.len()];
     let mut transfer_used = vec![false; transfers.len()];
     let mut out = Vec::new();
@@ -167,9 +169,14 @@ pub fn reconcile(
         let mut exceptions = Vec::new();
         let mut details = Vec::new();
         let pins: &[(Uuid, String)] = manual.pinned.get(&o.id).map_or(&[], Vec::as_slice);
-        let is_pinned = |id: Uuid| pins.iter().any(|(p, _)| *p == id);
-        let pinned_line = (0..lines.len()).find(|&i| !line_used[i] && is_pinned(lines[i].id));
-        let pinned_transfer = (0..transfers.len()).find(|&i| !transfer_used[i] && is_pinned(transfers[i].id));
+        let pinned_line = pins
+            .iter()
+            .filter_map(|(p, _)| index.line_of.get(p).copied())
+            .find(|&i| !line_used[i]);
+        let pinned_transfer = pins
+            .iter()
+            .filter_map(|(p, _)| index.transfer_of.get(p).copied())
+            .find(|&i| !transfer_used[i]);
         for (_, reason) in pins {
             details.push(format!("matched by hand: {reason}"));
         }
@@ -179,7 +186,7 @@ pub fn reconcile(
         };
         let found_line = match pinned_line {
             Some(i) => Some((i, 100)),
-            None => best_line(o, &lines, &line_used, rules, &forbidden),
+            None => best_line(o, &lines, &index, &line_used, rules, &forbidden),
         };
         let (bank, bank_confidence) = match found_line {
             Some((i, confidence)) => {
@@ -204,7 +211,7 @@ pub fn reconcile(
         let (transfer, reorged) = match pinned_transfer {
             Some(i) if !transfers[i].orphaned => (Some(i), None),
             Some(i) => (None, Some(i)),
-            None => best_transfer(o, &transfers, &transfer_used, rules, &forbidden),
+            None => best_transfer(o, &transfers, &index, &transfer_used, rules, &forbidden),
         };
         let transfer = transfer.map(|i| {
             transfer_used[i] = true;
@@ -303,32 +310,81 @@ fn signed_fiat(o: &Order) -> Decimal {
     }
 }
 
+/// Words of a reference or a bank line's text: runs of letters, digits and `-_.`, so "ON-1" is
+/// found in "ref:on-1," but not in "on-10".
+fn tokens(s: &str) -> impl Iterator<Item = &str> {
+    s.split(|c: char| !(c.is_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .filter(|t| !t.is_empty())
+}
+
+/// Look-ups built once per run, so matching a million orders does not scan a million lines each.
+struct Index<'a> {
+    /// Word -> bank lines whose text holds it (ascending).
+    by_token: HashMap<&'a str, Vec<usize>>,
+    /// (account, currency, amount) -> bank lines.
+    by_amount: HashMap<(Uuid, &'a str, Decimal), Vec<usize>>,
+    /// (token contract, recipient, base units) -> transfers.
+    transfers: HashMap<(&'a str, &'a str, Decimal), Vec<usize>>,
+    /// Ids to positions, for pinned pairs.
+    line_of: HashMap<Uuid, usize>,
+    transfer_of: HashMap<Uuid, usize>,
+}
+
+impl<'a> Index<'a> {
+    fn new(lines: &'a [BankLine], transfers: &'a [Transfer]) -> Self {
+        let mut by_token: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut by_amount: HashMap<(Uuid, &str, Decimal), Vec<usize>> = HashMap::new();
+        for (i, l) in lines.iter().enumerate() {
+            let mut seen: Vec<&str> = tokens(&l.searchable).collect();
+            seen.sort_unstable();
+            seen.dedup();
+            for t in seen {
+                by_token.entry(t).or_default().push(i);
+            }
+            by_amount
+                .entry((l.bank_account_id, l.currency.as_str(), l.amount.normalize()))
+                .or_default()
+                .push(i);
+        }
+        let mut by_transfer: HashMap<(&str, &str, Decimal), Vec<usize>> = HashMap::new();
+        for (i, t) in transfers.iter().enumerate() {
+            by_transfer
+                .entry((t.token_contract.as_str(), t.to.as_str(), t.units.normalize()))
+                .or_default()
+                .push(i);
+        }
+        Self {
+            by_token,
+            by_amount,
+            transfers: by_transfer,
+            line_of: lines.iter().enumerate().map(|(i, l)| (l.id, i)).collect(),
+            transfer_of: transfers.iter().enumerate().map(|(i, t)| (t.id, i)).collect(),
+        }
+    }
+}
+
 /// The best bank line for an order, and the confidence of the pairing.
 fn best_line(
     o: &Order,
     lines: &[BankLine],
+    index: &Index<'_>,
     used: &[bool],
     rules: Rules,
     forbidden: &dyn Fn(Uuid) -> bool,
 ) -> Option<(usize, u8)> {
     let expected = signed_fiat(o);
-    let reference = o.reference.to_lowercase();
-    let in_window = |l: &BankLine| {
-        l.booking_date
-            .is_some_and(|d| (d - o.expected_on).num_days().abs() <= rules.date_window_days)
+    let fits = |i: usize| {
+        let l = &lines[i];
+        !used[i]
+            && !forbidden(l.id)
+            && l.bank_account_id == o.bank_account_id
+            && l.currency == o.fiat_currency
+            && l.amount.is_sign_positive() == expected.is_sign_positive()
+            && l.booking_date
+                .is_some_and(|d| (d - o.expected_on).num_days().abs() <= rules.date_window_days)
     };
-    let candidates: Vec<usize> = (0..lines.len())
-        .filter(|&i| {
-            let l = &lines[i];
-            !used[i]
-                && !forbidden(l.id)
-                && l.bank_account_id == o.bank_account_id
-                && l.currency == o.fiat_currency
-                && l.amount.is_sign_positive() == expected.is_sign_positive()
-                && in_window(l)
-        })
-        .collect();
-    let distance = |l: &BankLine| {
+    let distance = |i: usize| {
+        let l = &lines[i];
         (
             (l.amount - expected).abs(),
             l.booking_date
@@ -336,19 +392,29 @@ fn best_line(
             l.id,
         )
     };
-    let by_reference = candidates
-        .iter()
-        .copied()
-        .filter(|&i| !reference.is_empty() && lines[i].searchable.contains(&reference))
-        .min_by_key(|&i| distance(&lines[i]));
-    if let Some(i) = by_reference {
-        return Some((i, 100));
+    // Lines holding every word of the reference: walk the rarest word's list, check the others.
+    let reference = o.reference.to_lowercase();
+    let words: Vec<&str> = tokens(&reference).collect();
+    let lists: Option<Vec<&Vec<usize>>> = words.iter().map(|w| index.by_token.get(w)).collect();
+    if let Some(mut lists) = lists.filter(|l| !l.is_empty()) {
+        lists.sort_by_key(|l| l.len());
+        let by_reference = lists[0]
+            .iter()
+            .copied()
+            .filter(|i| lists[1..].iter().all(|l| l.binary_search(i).is_ok()))
+            .filter(|&i| fits(i))
+            .min_by_key(|&i| distance(i));
+        if let Some(i) = by_reference {
+            return Some((i, 100));
+        }
     }
     // Without the reference, only an exact amount that no other line in the window shares.
-    let exact: Vec<usize> = candidates
-        .into_iter()
-        .filter(|&i| lines[i].amount == expected)
-        .collect();
+    let key = (o.bank_account_id, o.fiat_currency.as_str(), expected.normalize());
+    let exact: Vec<usize> = index
+        .by_amount
+        .get(&key)
+        .map(|l| l.iter().copied().filter(|&i| fits(i)).collect())
+        .unwrap_or_default();
     match exact.as_slice() {
         [only] => Some((*only, 70)),
         _ => None,
@@ -359,21 +425,29 @@ fn best_line(
 fn best_transfer(
     o: &Order,
     transfers: &[Transfer],
+    index: &Index<'_>,
     used: &[bool],
     rules: Rules,
     forbidden: &dyn Fn(Uuid) -> bool,
 ) -> (Option<usize>, Option<usize>) {
-    let fits = |t: &Transfer| {
-        !forbidden(t.id)
-            && t.token_contract == o.token_contract
-            && t.units == o.token_units
-            && (t.seen_on - o.expected_on).num_days().abs() <= rules.date_window_days
-            // Into the treasury (on-ramp) or into the partner's deposit address (off-ramp).
-            && t.to == o.chain_address
-    };
+    // Into the treasury (on-ramp) or into the partner's deposit address (off-ramp), exactly.
+    let key = (
+        o.token_contract.as_str(),
+        o.chain_address.as_str(),
+        o.token_units.normalize(),
+    );
+    let candidates: &[usize] = index.transfers.get(&key).map_or(&[], Vec::as_slice);
     let pick = |orphaned: bool| {
-        (0..transfers.len())
-            .filter(|&i| !used[i] && transfers[i].orphaned == orphaned && fits(&transfers[i]))
+        candidates
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let t = &transfers[i];
+                !used[i]
+                    && t.orphaned == orphaned
+                    && !forbidden(t.id)
+                    && (t.seen_on - o.expected_on).num_days().abs() <= rules.date_window_days
+            })
             .min_by_key(|&i| ((transfers[i].seen_on - o.expected_on).num_days().abs(), transfers[i].id))
     };
     (pick(false), pick(true))
@@ -456,6 +530,23 @@ mod tests {
             (o.status, o.bank_line_id, o.confidence),
             (Status::Matched, Some(id(20)), 70)
         );
+    }
+
+    #[test]
+    fn a_reference_is_found_as_whole_words_never_inside_a_longer_one() {
+        let out = reconcile(
+            vec![order(10, "500.00", "ON-1", 3)],
+            vec![
+                line(20, "499.00", "ref:ON-10, paid", 3),
+                line(21, "498.00", "ref:ON-1, paid", 3),
+            ],
+            vec![transfer(30, 10_000_000, 3, false)],
+            Rules::default(),
+            &Manual::default(),
+        );
+        let o = out.iter().find(|o| o.order_id == Some(id(10))).unwrap();
+        assert_eq!(o.bank_line_id, Some(id(21)));
+        assert_eq!(o.exceptions, vec![Exception::AmountMismatch]);
     }
 
     #[test]

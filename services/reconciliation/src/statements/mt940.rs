@@ -268,7 +268,8 @@ fn statement_line(f: &Field, ccy: String) -> Result<Line, ParseError> {
         line: f.line,
         amount: amount * sign,
         currency: ccy,
-        booking_date,
+        // Without an entry date the bank books on the value date.
+        booking_date: booking_date.or(Some(value_date)),
         value_date: Some(value_date),
         bank_reference: bank_ref.and_then(non_empty),
         reference: non_empty(owner_ref).filter(|r| r != "NONREF"),
