@@ -116,7 +116,7 @@ async fn main() -> anyhow::Result<()> {
 
     let t = Instant::now();
     let mut tx = pool.begin().await?;
-    let imported = import::import(&mut tx, "bench.sta", file.as_bytes(), None).await?;
+    let imported = import::import(&mut tx, "bench.sta", file.as_bytes(), None, None).await?;
     tx.commit().await?;
     let import_time = t.elapsed();
     println!(

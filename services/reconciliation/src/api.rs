@@ -26,6 +26,7 @@ impl From<ImportError> for ApiError {
             ImportError::Parse { .. } => ApiError::unprocessable("invalid_statement_file", detail),
             ImportError::UnknownAccount { .. } => ApiError::unprocessable("unknown_bank_account", detail),
             ImportError::WrongCurrency { .. } => ApiError::unprocessable("currency_mismatch", detail),
+            ImportError::NoCsvMapping => ApiError::unprocessable("no_csv_mapping", detail),
             ImportError::Store(e) => e.into(),
         }
     }
@@ -171,6 +172,8 @@ pub async fn list_bank_accounts(
 pub struct ImportQuery {
     /// The file's name, quoted in every error about it.
     pub file_name: String,
+    /// For a CSV export: the bank account (`bacc_...`) whose column mapping reads it.
+    pub bank_account_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -227,8 +230,9 @@ pub async fn import_statement(
             format!("{file_name}: the file is empty; send one of {}", import::formats()),
         ));
     }
+    let csv_account = q.bank_account_id.as_deref().map(parse_bank_account_id).transpose()?;
     let mut tx = state.pool().begin().await.map_err(ApiError::internal)?;
-    let imported = import::import(&mut tx, file_name, &body, Some(auth.user_id.as_uuid())).await?;
+    let imported = import::import(&mut tx, file_name, &body, Some(auth.user_id.as_uuid()), csv_account).await?;
     if imported.already_imported {
         return Ok((StatusCode::OK, ApiJson(ImportView::from(imported))).into_response());
     }
@@ -771,4 +775,50 @@ pub async fn create_manual_decision(
         decided_at,
     };
     Ok((StatusCode::CREATED, ApiJson(view)).into_response())
+}
+
+/// Store the column mapping this bank account's CSV exports are read with (replaces any
+/// earlier one; audited).
+#[utoipa::path(put, path = "/v1/treasury/reconciliation/bank-accounts/{id}/csv-mapping", tag = "reconciliation",
+    security(("console_session" = [])), request_body = crate::statements::csv::Mapping,
+    params(("id" = String, Path, description = "bacc_...")),
+    responses((status = 200, body = crate::statements::csv::Mapping), (status = 422, body = corridor_platform::error::Problem)))]
+pub async fn set_csv_mapping(
+    State(state): State<AppState>,
+    auth: ConsoleAuth,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    ApiJson(mapping): ApiJson<crate::statements::csv::Mapping>,
+) -> Result<ApiJson<crate::statements::csv::Mapping>, ApiError> {
+    auth.require_any(&TREASURY)?;
+    let account = parse_bank_account_id(&id)?;
+    mapping
+        .check()
+        .map_err(|d| ApiError::unprocessable("invalid_csv_mapping", d))?;
+    let json = serde_json::to_value(&mapping).map_err(ApiError::internal)?;
+    let mut tx = state.pool().begin().await.map_err(ApiError::internal)?;
+    let stored = sqlx::query_scalar!(
+        r#"INSERT INTO reconciliation.csv_mappings (bank_account_id, mapping, updated_by)
+           SELECT id, $2, $3 FROM reconciliation.bank_accounts WHERE id = $1
+           ON CONFLICT (bank_account_id) DO UPDATE SET mapping = $2, updated_by = $3, updated_at = now()
+           RETURNING bank_account_id"#,
+        account,
+        json,
+        auth.user_id.as_uuid(),
+    )
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(|e| ApiError::from(StoreError::from(e)))?;
+    if stored.is_none() {
+        return Err(ApiError::not_found("bank account"));
+    }
+    corridor_store::audit::append(
+        &mut tx,
+        &auth.user_id.to_string(),
+        "reconciliation.csv_mapping_set",
+        &id,
+        &json,
+    )
+    .await?;
+    tx.commit().await.map_err(ApiError::internal)?;
+    Ok(ApiJson(mapping))
 }

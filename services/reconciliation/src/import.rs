@@ -28,6 +28,8 @@ pub enum ImportError {
         expected: String,
         found: String,
     },
+    #[error("the bank account does not exist or has no CSV column mapping")]
+    NoCsvMapping,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -111,12 +113,14 @@ pub fn dedupe_key(account: Uuid, line: &Line, occurrence: u32) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// Imports one file; see the module comment.
+/// Imports one file; see the module comment. `csv_account` names the bank account whose column
+/// mapping reads a CSV export (other formats name their account themselves).
 pub async fn import(
     conn: &mut PgConnection,
     file_name: &str,
     bytes: &[u8],
     actor: Option<Uuid>,
+    csv_account: Option<Uuid>,
 ) -> Result<Imported, ImportError> {
     let sha: [u8; 32] = Sha256::digest(bytes).into();
     // One import at a time: whether a line is new depends on every earlier import.
@@ -139,10 +143,34 @@ pub async fn import(
             already_imported: true,
         });
     }
-    let parsed = statements::parse(bytes).map_err(|error| ImportError::Parse {
+    let parse_error = |error| ImportError::Parse {
         file: file_name.to_owned(),
         error,
-    })?;
+    };
+    let parsed = match csv_account {
+        None => statements::parse(bytes).map_err(parse_error)?,
+        Some(account) => {
+            let row = sqlx::query!(
+                r#"SELECT a.account, a.currency, m.mapping AS "mapping?"
+                     FROM reconciliation.bank_accounts a
+                     LEFT JOIN reconciliation.csv_mappings m ON m.bank_account_id = a.id
+                    WHERE a.id = $1"#,
+                account,
+            )
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or(ImportError::NoCsvMapping)?;
+            let mapping: statements::csv::Mapping = row
+                .mapping
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?
+                .ok_or(ImportError::NoCsvMapping)?;
+            let statement =
+                statements::csv::parse(bytes, &mapping, &row.account, &row.currency).map_err(parse_error)?;
+            statements::checked(Format::Csv, vec![statement]).map_err(parse_error)?
+        }
+    };
     let accounts = sqlx::query_as!(
         BankAccount,
         "SELECT id, account, currency FROM reconciliation.bank_accounts ORDER BY account"

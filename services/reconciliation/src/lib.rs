@@ -37,5 +37,6 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         .routes(routes!(api::receivables_aging))
         .routes(routes!(api::receivables_aging_csv))
         .routes(routes!(api::create_manual_decision))
+        .routes(routes!(api::set_csv_mapping))
         .with_state(state)
 }

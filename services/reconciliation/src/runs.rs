@@ -210,7 +210,23 @@ pub async fn record(
     )
     .execute(&mut *conn)
     .await?;
-    let n = report.outcomes.len();
+    // In chunks: one statement per million results queues a million foreign-key checks at once.
+    for (chunk_no, chunk) in report.outcomes.chunks(RESULTS_PER_INSERT).enumerate() {
+        insert_results(conn, id, chunk_no * RESULTS_PER_INSERT, chunk).await?;
+    }
+    Ok(id)
+}
+
+/// Results written per INSERT.
+const RESULTS_PER_INSERT: usize = 10_000;
+
+async fn insert_results(
+    conn: &mut PgConnection,
+    run: Uuid,
+    first_seq: usize,
+    outcomes: &[Outcome],
+) -> Result<(), StoreError> {
+    let n = outcomes.len();
     let mut seqs = Vec::with_capacity(n);
     let mut statuses = Vec::with_capacity(n);
     let mut exceptions = Vec::with_capacity(n);
@@ -219,8 +235,8 @@ pub async fn record(
     let mut transfers = Vec::with_capacity(n);
     let mut confidences = Vec::with_capacity(n);
     let mut details = Vec::with_capacity(n);
-    for (i, o) in report.outcomes.iter().enumerate() {
-        seqs.push(i32::try_from(i).map_err(|_| StoreError::Corrupt("too many results".into()))?);
+    for (i, o) in outcomes.iter().enumerate() {
+        seqs.push(i32::try_from(first_seq + i).map_err(|_| StoreError::Corrupt("too many results".into()))?);
         statuses.push(enum_str(&o.status)?);
         // One text per result: the exceptions comma-separated, unpacked in SQL.
         exceptions.push(
@@ -243,7 +259,7 @@ pub async fn record(
                   ord, line, obs, conf, detail
              FROM UNNEST($2::int4[], $3::text[], $4::text[], $5::uuid[], $6::uuid[], $7::uuid[], $8::int2[], $9::text[])
                   AS t(seq, status, exc, ord, line, obs, conf, detail)"#,
-        id,
+        run,
         &seqs,
         &statuses,
         &exceptions,
@@ -255,7 +271,7 @@ pub async fn record(
     )
     .execute(&mut *conn)
     .await?;
-    Ok(id)
+    Ok(())
 }
 
 /// The snake_case name serde gives an enum variant.

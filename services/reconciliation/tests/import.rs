@@ -237,3 +237,74 @@ async fn a_real_postfinance_camt053_imports_against_its_account(pool: PgPool) {
         .unwrap();
     assert_eq!(total, "4656.02".parse().unwrap());
 }
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn a_csv_export_is_read_through_its_accounts_column_mapping(pool: PgPool) {
+    let app = App::new(pool).await;
+    app.account("DE89370400440532013000", "EUR").await;
+    let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM reconciliation.bank_accounts")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let acct = format!("bacc_{}", id.simple());
+    let csv = "Buchungstag;Name;Verwendungszweck;Soll;Haben\n05.01.2026;Acme GmbH;ON-1;;1.000,50\n06.01.2026;Lieferant AG;Rechnung 7;40,10;\n";
+    let path = format!("/v1/treasury/reconciliation/statements?file_name=export.csv&bank_account_id={acct}");
+    let import = |bytes: &'static str| app.call(Method::POST, &path, "text/csv", bytes.as_bytes().to_vec());
+    // No mapping yet: refused.
+    let (status, body) = import(csv).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("no_csv_mapping")),
+        "{body}"
+    );
+    let mapping = json!({ "delimiter": ";", "decimal_comma": true, "booking_date": "Buchungstag",
+                          "date_format": "%d.%m.%Y", "credit": "Haben", "debit": "Soll",
+                          "reference": "Verwendungszweck", "counterparty_name": "Name" });
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &format!("/v1/treasury/reconciliation/bank-accounts/{acct}/csv-mapping"),
+            "application/json",
+            json!({ "booking_date": "Buchungstag", "date_format": "%d.%m.%Y", "amount": "Betrag", "credit": "Haben" })
+                .to_string()
+                .into_bytes(),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_csv_mapping"))
+    );
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &format!("/v1/treasury/reconciliation/bank-accounts/{acct}/csv-mapping"),
+            "application/json",
+            mapping.to_string().into_bytes(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = import(csv).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!((&body["format"], &body["lines"]), (&json!("csv"), &json!(2)));
+    let amounts: Vec<rust_decimal::Decimal> =
+        sqlx::query_scalar("SELECT amount FROM reconciliation.bank_lines ORDER BY file_line")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(amounts, vec!["1000.50".parse().unwrap(), "-40.10".parse().unwrap()]);
+    // A bad row names the file and its line, and nothing is stored.
+    let (status, body) =
+        import("Buchungstag;Name;Verwendungszweck;Soll;Haben\n07.01.2026;A;B;;1,00\n31.02.2026;A;B;;1,00\n").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_statement_file"))
+    );
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("export.csv: line 3: booking date"),
+        "{body}"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM reconciliation.bank_lines").await, 2);
+}

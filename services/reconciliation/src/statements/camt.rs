@@ -21,7 +21,7 @@ pub fn parse(format: Format, bytes: &[u8]) -> Result<Vec<Statement>, ParseError>
         Format::Camt053 => ("BkToCstmrStmt", "Stmt"),
         Format::Camt052 => ("BkToCstmrAcctRpt", "Rpt"),
         Format::Camt054 => ("BkToCstmrDbtCdtNtfctn", "Ntfctn"),
-        Format::Mt940 | Format::Bai2 => unreachable!("camt::parse is called for camt formats only"),
+        Format::Mt940 | Format::Bai2 | Format::Csv => unreachable!("camt::parse is called for camt formats only"),
     };
     if !namespace.contains(format.as_str()) {
         return Err(ParseError::new(

@@ -8,6 +8,7 @@
 
 pub mod bai2;
 pub mod camt;
+pub mod csv;
 pub mod mt940;
 
 use chrono::NaiveDate;
@@ -25,6 +26,8 @@ pub enum Format {
     Camt054,
     Mt940,
     Bai2,
+    /// A bank's CSV export, read through the account's column mapping.
+    Csv,
 }
 
 impl Format {
@@ -35,6 +38,7 @@ impl Format {
             Format::Camt054 => "camt.054",
             Format::Mt940 => "mt940",
             Format::Bai2 => "bai2",
+            Format::Csv => "csv",
         }
     }
 
@@ -208,7 +212,18 @@ pub fn parse_as(format: Format, bytes: &[u8]) -> Result<ParsedFile, ParseError> 
         Format::Camt052 | Format::Camt053 | Format::Camt054 => camt::parse(format, bytes)?,
         Format::Mt940 => mt940::parse(&text(bytes)?)?,
         Format::Bai2 => bai2::parse(&text(bytes)?)?,
+        Format::Csv => {
+            return Err(ParseError::new(
+                1,
+                "a CSV export is read through its bank account's column mapping (import it with bank_account_id)",
+            ));
+        }
     };
+    checked(format, statements)
+}
+
+/// The checks every parsed file passes: not empty, bounded, known currencies, balanced.
+pub fn checked(format: Format, statements: Vec<Statement>) -> Result<ParsedFile, ParseError> {
     if statements.is_empty() {
         return Err(ParseError::new(1, "the file holds no statement"));
     }
