@@ -41,7 +41,7 @@ pub struct Report {
 pub async fn plan(conn: &mut PgConnection, period: Period, rules: Rules) -> Result<Report, StoreError> {
     let window = Duration::days(rules.date_window_days);
     let (from, to) = (period.from - window, period.to + window);
-    let orders = sqlx::query!(
+    let orders: Vec<Order> = sqlx::query!(
         r#"SELECT id, direction, bank_account_id, fiat_amount, fiat_currency, token_contract, token_units,
                   chain_address, reference, expected_on
              FROM reconciliation.ramp_orders WHERE expected_on BETWEEN $1 AND $2"#,
@@ -68,7 +68,7 @@ pub async fn plan(conn: &mut PgConnection, period: Period, rules: Rules) -> Resu
         expected_on: r.expected_on,
     })
     .collect();
-    let lines = sqlx::query!(
+    let lines: Vec<BankLine> = sqlx::query!(
         r#"SELECT id, bank_account_id, amount, currency, booking_date, duplicate_of,
                   lower(concat_ws(' ', end_to_end_id, reference, description, bank_reference)) AS "searchable!"
              FROM reconciliation.bank_lines WHERE booking_date BETWEEN $1 AND $2"#,
@@ -91,7 +91,7 @@ pub async fn plan(conn: &mut PgConnection, period: Period, rules: Rules) -> Resu
     // Transfers into the addresses ramp orders name (the treasury for on-ramps, partners'
     // deposit addresses for off-ramps), as the watcher recorded them. Merchants' direct deposits
     // are the payouts service's (booked there), so they are not ours to explain.
-    let transfers = sqlx::query!(
+    let transfers: Vec<Transfer> = sqlx::query!(
         r#"SELECT o.id, o.contract, o.fields->>'from' AS "from!", o.fields->>'to' AS "to!",
                   (o.fields->>'value')::numeric AS "units!", o.created_at::date AS "seen_on!",
                   o.status = 'orphaned' AS "orphaned!"
@@ -116,7 +116,24 @@ pub async fn plan(conn: &mut PgConnection, period: Period, rules: Rules) -> Resu
     })
     .collect();
     let manual = manual(conn).await?;
-    let outcomes = matching::reconcile(orders, lines, transfers, rules, &manual);
+    // Lines and transfers are read a window beyond the period so an order near its edge still
+    // finds them; one left over from outside the period belongs to the neighbouring run and is
+    // not reported here as unexplained.
+    let outside: std::collections::HashSet<Uuid> = lines
+        .iter()
+        .filter(|l| l.booking_date.is_none_or(|d| d < period.from || d > period.to))
+        .map(|l| l.id)
+        .chain(
+            transfers
+                .iter()
+                .filter(|t| t.seen_on < period.from || t.seen_on > period.to)
+                .map(|t| t.id),
+        )
+        .collect();
+    let outcomes: Vec<Outcome> = matching::reconcile(orders, lines, transfers, rules, &manual)
+        .into_iter()
+        .filter(|o| o.order_id.is_some() || !o.bank_line_id.or(o.transfer_id).is_some_and(|id| outside.contains(&id)))
+        .collect();
     let summary = Summary {
         results: outcomes.len(),
         matched: count(&outcomes, matching::Status::Matched),

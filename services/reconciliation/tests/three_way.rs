@@ -141,7 +141,10 @@ async fn injected_breaks_are_each_found_with_their_category_and_a_rerun_hashes_t
         assert_eq!(status, StatusCode::CREATED, "{body}");
         orders.insert(reference, body["id"].as_str().unwrap().to_owned());
     }
-    for (name, text) in [("d1.sta", DAY1), ("d3.sta", DAY3)] {
+    // February's first days: read for the window, but not January's to explain.
+    const FEB: &str = ":20:F1\n:25:NL91ABNA0417164300\n:60F:C260203EUR0,00\n\
+:61:2602030203C5,00NTRFNONREF//B-9\n:86:/REMI/USTD//february/\n:62F:C260203EUR5,00\n-\n";
+    for (name, text) in [("d1.sta", DAY1), ("d3.sta", DAY3), ("f1.sta", FEB)] {
         let (status, body) = app
             .send(
                 Method::POST,
