@@ -822,3 +822,283 @@ pub async fn set_csv_mapping(
     tx.commit().await.map_err(ApiError::internal)?;
     Ok(ApiJson(mapping))
 }
+
+fn parse_run_id(raw: &str) -> Result<Uuid, ApiError> {
+    raw.strip_prefix("rrun_")
+        .filter(|h| h.len() == 32)
+        .and_then(|h| Uuid::try_parse(h).ok())
+        .ok_or_else(|| ApiError::not_found("reconciliation run"))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct QueueQuery {
+    /// Only exceptions currently assigned to this console user (`usr_...`).
+    pub assignee: Option<String>,
+    pub limit: Option<u32>,
+    /// The `seq` of the last item of the previous page.
+    pub cursor: Option<i32>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct QueueItem {
+    pub seq: i32,
+    pub status: String,
+    pub exceptions: Vec<String>,
+    pub order_id: Option<String>,
+    pub bank_line_id: Option<String>,
+    pub observation_id: Option<Uuid>,
+    pub detail: String,
+    pub assignee: Option<String>,
+    pub note: Option<String>,
+    pub assigned_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct QueuePage {
+    pub data: Vec<QueueItem>,
+    pub has_more: bool,
+    pub next_cursor: Option<i32>,
+}
+
+/// A run's exceptions queue in result order, each with its current assignment.
+#[utoipa::path(get, path = "/v1/treasury/reconciliation/runs/{id}/exceptions", tag = "reconciliation",
+    security(("console_session" = [])), params(("id" = String, Path, description = "rrun_..."), QueueQuery),
+    responses((status = 200, body = QueuePage), (status = 404, body = corridor_platform::error::Problem)))]
+pub async fn list_exceptions(
+    State(state): State<AppState>,
+    auth: ConsoleAuth,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    ApiQuery(q): ApiQuery<QueueQuery>,
+) -> Result<ApiJson<QueuePage>, ApiError> {
+    auth.require_any(&TREASURY)?;
+    let run = parse_run_id(&id)?;
+    let limit = corridor_platform::pagination::limit(q.limit)?;
+    let assignee = q
+        .assignee
+        .as_deref()
+        .map(|a| {
+            corridor_domain::ids::ConsoleUserId::parse(a)
+                .map(|u| u.as_uuid())
+                .map_err(|e| ApiError::bad_request("invalid_assignee", e.to_string()))
+        })
+        .transpose()?;
+    let mut conn = state.pool().acquire().await.map_err(ApiError::internal)?;
+    let exists = sqlx::query_scalar!(
+        "SELECT EXISTS (SELECT 1 FROM reconciliation.runs WHERE id = $1) AS \"e!\"",
+        run
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| ApiError::from(StoreError::from(e)))?;
+    if !exists {
+        return Err(ApiError::not_found("reconciliation run"));
+    }
+    let mut rows = sqlx::query!(
+        r#"SELECT r.seq, r.status, r.exceptions, r.order_id, r.bank_line_id, r.observation_id, r.detail,
+                  a.assignee AS "assignee?", a.note AS "note?", a.assigned_at AS "assigned_at?"
+             FROM reconciliation.results r
+             LEFT JOIN LATERAL (SELECT assignee, note, assigned_at FROM reconciliation.assignments x
+                                 WHERE x.run_id = r.run_id AND x.seq = r.seq
+                                 ORDER BY assigned_at DESC, id DESC LIMIT 1) a ON true
+            WHERE r.run_id = $1 AND cardinality(r.exceptions) > 0 AND r.seq > $2
+              AND ($3::uuid IS NULL OR a.assignee = $3)
+            ORDER BY r.seq LIMIT $4"#,
+        run,
+        q.cursor.unwrap_or(-1),
+        assignee,
+        i64::from(limit) + 1,
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| ApiError::from(StoreError::from(e)))?;
+    let has_more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_cursor = if has_more { rows.last().map(|r| r.seq) } else { None };
+    let data = rows
+        .into_iter()
+        .map(|r| QueueItem {
+            seq: r.seq,
+            status: r.status,
+            exceptions: r.exceptions,
+            order_id: r.order_id.map(|i| format!("ramp_{}", i.simple())),
+            bank_line_id: r.bank_line_id.map(|i| format!("bl_{}", i.simple())),
+            observation_id: r.observation_id,
+            detail: r.detail,
+            assignee: r
+                .assignee
+                .map(|a| corridor_domain::ids::ConsoleUserId::from_uuid(a).to_string()),
+            note: r.note,
+            assigned_at: r.assigned_at,
+        })
+        .collect();
+    Ok(ApiJson(QueuePage {
+        data,
+        has_more,
+        next_cursor,
+    }))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAssignment {
+    /// A treasury or platform-admin console user (`usr_...`).
+    pub assignee: String,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// Assign one of a run's exceptions to a person (the latest assignment is the current one;
+/// audited).
+#[utoipa::path(post, path = "/v1/treasury/reconciliation/runs/{id}/exceptions/{seq}/assignment", tag = "reconciliation",
+    security(("console_session" = [])), request_body = NewAssignment,
+    params(("id" = String, Path, description = "rrun_..."), ("seq" = i32, Path, description = "the result's seq")),
+    responses((status = 201, description = "assigned"), (status = 404, body = corridor_platform::error::Problem),
+              (status = 422, body = corridor_platform::error::Problem)))]
+pub async fn assign_exception(
+    State(state): State<AppState>,
+    auth: ConsoleAuth,
+    axum::extract::Path((id, seq)): axum::extract::Path<(String, i32)>,
+    ApiJson(body): ApiJson<NewAssignment>,
+) -> Result<StatusCode, ApiError> {
+    auth.require_any(&TREASURY)?;
+    let run = parse_run_id(&id)?;
+    let assignee = corridor_domain::ids::ConsoleUserId::parse(&body.assignee)
+        .map_err(|e| ApiError::unprocessable("invalid_assignee", e.to_string()))?;
+    if body.note.chars().count() > 500 {
+        return Err(ApiError::unprocessable(
+            "invalid_note",
+            "note must be at most 500 characters",
+        ));
+    }
+    let mut tx = state.pool().begin().await.map_err(ApiError::internal)?;
+    let found = sqlx::query!(
+        r#"SELECT cardinality(r.exceptions) > 0 AS "is_exception!",
+                  EXISTS (SELECT 1 FROM platform.console_users u
+                           WHERE u.id = $3 AND u.disabled_at IS NULL AND u.role IN ('treasury', 'platform_admin')) AS "assignable!"
+             FROM reconciliation.results r WHERE r.run_id = $1 AND r.seq = $2"#,
+        run,
+        seq,
+        assignee.as_uuid(),
+    )
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(|e| ApiError::from(StoreError::from(e)))?
+    .ok_or_else(|| ApiError::not_found("reconciliation result"))?;
+    if !found.is_exception {
+        return Err(ApiError::unprocessable(
+            "not_an_exception",
+            "this result has no exception to work on",
+        ));
+    }
+    if !found.assignable {
+        return Err(ApiError::unprocessable(
+            "invalid_assignee",
+            "the assignee must be an active treasury or platform-admin user",
+        ));
+    }
+    sqlx::query!(
+        r#"INSERT INTO reconciliation.assignments (id, run_id, seq, assignee, note, assigned_by)
+           VALUES ($1, $2, $3, $4, $5, $6)"#,
+        Uuid::now_v7(),
+        run,
+        seq,
+        assignee.as_uuid(),
+        body.note.trim(),
+        auth.user_id.as_uuid(),
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| ApiError::from(StoreError::from(e)))?;
+    corridor_store::audit::append(
+        &mut tx,
+        &auth.user_id.to_string(),
+        "reconciliation.exception_assigned",
+        &format!("{id}/{seq}"),
+        &serde_json::json!({ "assignee": body.assignee, "note": body.note.trim() }),
+    )
+    .await?;
+    tx.commit().await.map_err(ApiError::internal)?;
+    Ok(StatusCode::CREATED)
+}
+
+/// A stored run's results as CSV (every result, in order).
+#[utoipa::path(get, path = "/v1/treasury/reconciliation/runs/{id}/results.csv", tag = "reconciliation",
+    security(("console_session" = [])), params(("id" = String, Path, description = "rrun_...")),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = corridor_platform::error::Problem)))]
+pub async fn export_results(
+    State(state): State<AppState>,
+    auth: ConsoleAuth,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    auth.require_any(&TREASURY)?;
+    let run = parse_run_id(&id)?;
+    let mut conn = state.pool().acquire().await.map_err(ApiError::internal)?;
+    let head = sqlx::query!(
+        "SELECT period_from, period_to, report_hash FROM reconciliation.runs WHERE id = $1",
+        run
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| ApiError::from(StoreError::from(e)))?
+    .ok_or_else(|| ApiError::not_found("reconciliation run"))?;
+    let rows = sqlx::query!(
+        r#"SELECT seq, status, array_to_string(exceptions, ' ') AS "exceptions!", order_id, bank_line_id,
+                  observation_id, confidence, detail
+             FROM reconciliation.results WHERE run_id = $1 ORDER BY seq LIMIT $2"#,
+        run,
+        EXPORT_ROWS_MAX + 1,
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| ApiError::from(StoreError::from(e)))?;
+    let truncated = rows.len() as i64 > EXPORT_ROWS_MAX;
+    let mut out = String::new();
+    let push = |out: &mut String, f: &[String]| corridor_platform::csv::push_row(out, f);
+    push(
+        &mut out,
+        &[
+            "run",
+            "period_from",
+            "period_to",
+            "report_hash",
+            "seq",
+            "status",
+            "exceptions",
+            "order_id",
+            "bank_line_id",
+            "observation_id",
+            "confidence",
+            "detail",
+        ]
+        .map(String::from),
+    );
+    let hash = hex_of(&head.report_hash);
+    for r in rows.into_iter().take(EXPORT_ROWS_MAX as usize) {
+        push(
+            &mut out,
+            &[
+                id.clone(),
+                head.period_from.to_string(),
+                head.period_to.to_string(),
+                hash.clone(),
+                r.seq.to_string(),
+                r.status,
+                r.exceptions,
+                r.order_id.map(|i| format!("ramp_{}", i.simple())).unwrap_or_default(),
+                r.bank_line_id.map(|i| format!("bl_{}", i.simple())).unwrap_or_default(),
+                r.observation_id.map(|i| i.to_string()).unwrap_or_default(),
+                r.confidence.to_string(),
+                r.detail,
+            ],
+        );
+    }
+    Ok(corridor_platform::csv::response(
+        "attachment; filename=\"reconciliation-run.csv\"",
+        truncated,
+        out,
+    ))
+}
+
+/// Rows in one CSV export.
+const EXPORT_ROWS_MAX: i64 = 1_000_000;

@@ -38,5 +38,8 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         .routes(routes!(api::receivables_aging_csv))
         .routes(routes!(api::create_manual_decision))
         .routes(routes!(api::set_csv_mapping))
+        .routes(routes!(api::list_exceptions))
+        .routes(routes!(api::assign_exception))
+        .routes(routes!(api::export_results))
         .with_state(state)
 }

@@ -388,4 +388,98 @@ async fn injected_breaks_are_each_found_with_their_category_and_a_rerun_hashes_t
             .await
             .unwrap();
     assert_eq!(audited, 2);
+
+    // The exceptions queue of the first run: seven items; one is assigned to a colleague.
+    let run_id = run["id"].as_str().unwrap();
+    let get = |path: String| {
+        let router = app.router.clone();
+        let token = app.token.clone();
+        async move {
+            let req = Request::builder()
+                .uri(path)
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap();
+            let res = router.oneshot(req).await.unwrap();
+            let status = res.status();
+            let raw = res.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8(raw.to_vec()).unwrap())
+        }
+    };
+    let (status, queue) = get(format!(
+        "/v1/treasury/reconciliation/runs/{run_id}/exceptions?limit=100"
+    ))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{queue}");
+    let queue: Value = serde_json::from_str(&queue).unwrap();
+    let items = queue["data"].as_array().unwrap();
+    assert_eq!(items.len(), 7, "{queue}");
+    let colleague = corridor_domain::ids::ConsoleUserId::new();
+    let mut conn = app.pool.acquire().await.unwrap();
+    corridor_store::console_users::insert(&mut conn, colleague, "colleague@corridor.test", "x", "treasury", None)
+        .await
+        .unwrap();
+    let seq = items[0]["seq"].as_i64().unwrap();
+    let (status, body) = app
+        .json(
+            &format!("/v1/treasury/reconciliation/runs/{run_id}/exceptions/{seq}/assignment"),
+            json!({ "assignee": colleague.to_string(), "note": "call the bank" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, mine) = get(format!(
+        "/v1/treasury/reconciliation/runs/{run_id}/exceptions?assignee={colleague}"
+    ))
+    .await;
+    let mine: Value = serde_json::from_str(&mine).unwrap();
+    assert_eq!(mine["data"].as_array().unwrap().len(), 1);
+    assert_eq!(mine["data"][0]["note"], "call the bank");
+    // A matched result is not an exception to assign; a compliance officer is not an assignee.
+    let matched_seq = run["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|x| x["exceptions"] == json!([]))
+        .unwrap();
+    let (status, body) = app
+        .json(
+            &format!("/v1/treasury/reconciliation/runs/{run_id}/exceptions/{matched_seq}/assignment"),
+            json!({ "assignee": colleague.to_string() }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("not_an_exception"))
+    );
+    let officer = corridor_domain::ids::ConsoleUserId::new();
+    corridor_store::console_users::insert(
+        &mut conn,
+        officer,
+        "officer@corridor.test",
+        "x",
+        "compliance_officer",
+        None,
+    )
+    .await
+    .unwrap();
+    let (status, body) = app
+        .json(
+            &format!("/v1/treasury/reconciliation/runs/{run_id}/exceptions/{seq}/assignment"),
+            json!({ "assignee": officer.to_string() }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_assignee"))
+    );
+    // The run as CSV: a header and one row per result, each carrying the report hash.
+    let (status, csv) = get(format!("/v1/treasury/reconciliation/runs/{run_id}/results.csv")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(csv.lines().count(), 10, "{csv}");
+    assert!(
+        csv.lines()
+            .nth(1)
+            .unwrap()
+            .contains(run["report_hash"].as_str().unwrap())
+    );
 }
