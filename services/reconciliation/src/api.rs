@@ -308,6 +308,38 @@ pub async fn create_ramp_order(
     ApiJson(body): ApiJson<NewRampOrder>,
 ) -> Result<Response, ApiError> {
     auth.require_any(&TREASURY)?;
+    let mut tx = state.pool().begin().await.map_err(ApiError::internal)?;
+    let view = match insert_ramp_order(&mut tx, &state, &body, auth.user_id.as_uuid()).await? {
+        Recorded::New(view) => view,
+        Recorded::Same(_) => {
+            return Err(ApiError::conflict(
+                "ramp_order_exists",
+                format!(
+                    "{} already has an order with reference {:?}",
+                    body.partner.trim(),
+                    body.reference.trim()
+                ),
+            ));
+        }
+    };
+    tx.commit().await.map_err(ApiError::internal)?;
+    Ok((StatusCode::CREATED, ApiJson(view)).into_response())
+}
+
+/// What recording an order did: a new order, or the same order already recorded.
+pub enum Recorded {
+    New(RampOrderView),
+    Same(RampOrderView),
+}
+
+/// Checks an order and records it in the caller's transaction. The same partner and reference
+/// with the same amounts and date is `Same`; with different ones it is refused.
+pub async fn insert_ramp_order(
+    tx: &mut sqlx::PgConnection,
+    state: &AppState,
+    body: &NewRampOrder,
+    actor: Uuid,
+) -> Result<Recorded, ApiError> {
     let bank_account = parse_bank_account_id(&body.bank_account_id)?;
     let asset = state.registry().get(&body.asset)?.clone();
     let deployment = state.registry().deployment(&asset.code, body.chain_id)?;
@@ -327,7 +359,6 @@ pub async fn create_ramp_order(
             "partner and reference must be 1-100 characters",
         ));
     }
-    let mut tx = state.pool().begin().await.map_err(ApiError::internal)?;
     let currency = sqlx::query_scalar!(
         "SELECT currency FROM reconciliation.bank_accounts WHERE id = $1",
         bank_account
@@ -352,8 +383,41 @@ pub async fn create_ramp_order(
     };
     let fee = decimal(&body.fee, "fee")?.unwrap_or_default();
     let fx_rate = decimal(&body.fx_rate, "fx_rate")?;
-    let id = Uuid::now_v7();
     let token_contract = deployment.token.to_string().to_lowercase();
+    let existing = sqlx::query!(
+        r#"SELECT id, fiat_amount, token_units, token_contract, chain_address, expected_on, direction
+             FROM reconciliation.ramp_orders WHERE partner = $1 AND reference = $2"#,
+        partner,
+        reference,
+    )
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(|e| ApiError::from(StoreError::from(e)))?;
+    if let Some(e) = existing {
+        let direction = match body.direction {
+            RampDirection::On => "on",
+            RampDirection::Off => "off",
+        };
+        let same = e.fiat_amount == fiat.amount()
+            && e.token_units == token_units
+            && e.token_contract == token_contract
+            && e.chain_address == address.to_string().to_lowercase()
+            && e.expected_on == body.expected_on
+            && e.direction == direction;
+        if !same {
+            return Err(ApiError::conflict(
+                "ramp_order_conflict",
+                format!("{partner} already has an order {reference:?} with different amounts, addresses or date"),
+            ));
+        }
+        return Ok(Recorded::Same(RampOrderView {
+            id: format!("ramp_{}", e.id.simple()),
+            reference: reference.to_owned(),
+            token_contract,
+            token_units: token_units.to_string(),
+        }));
+    }
+    let id = Uuid::now_v7();
     sqlx::query!(
         r#"INSERT INTO reconciliation.ramp_orders
                (id, direction, partner, bank_account_id, fiat_amount, fiat_currency, asset, chain_id, token_contract,
@@ -378,7 +442,7 @@ pub async fn create_ramp_order(
         fx_rate,
         reference,
         body.expected_on,
-        auth.user_id.as_uuid(),
+        actor,
     )
     .execute(&mut *tx)
     .await
@@ -389,14 +453,12 @@ pub async fn create_ramp_order(
         ),
         other => other.into(),
     })?;
-    tx.commit().await.map_err(ApiError::internal)?;
-    let view = RampOrderView {
+    Ok(Recorded::New(RampOrderView {
         id: format!("ramp_{}", id.simple()),
         reference: reference.to_owned(),
         token_contract,
         token_units: token_units.to_string(),
-    };
-    Ok((StatusCode::CREATED, ApiJson(view)).into_response())
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -1102,3 +1164,151 @@ pub async fn export_results(
 
 /// Rows in one CSV export.
 const EXPORT_ROWS_MAX: i64 = 1_000_000;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerConfig {
+    /// The adapter that reads this partner's reports; today `csv_report`.
+    pub kind: String,
+    /// The bank account (`bacc_...`) the partner's fiat moves through.
+    pub bank_account_id: String,
+}
+
+/// Configure a ramp partner (creates or replaces; audited).
+#[utoipa::path(put, path = "/v1/treasury/reconciliation/partners/{name}", tag = "reconciliation",
+    security(("console_session" = [])), request_body = PartnerConfig,
+    params(("name" = String, Path, description = "the partner's name")),
+    responses((status = 204, description = "configured"), (status = 422, body = corridor_platform::error::Problem)))]
+pub async fn set_partner(
+    State(state): State<AppState>,
+    auth: ConsoleAuth,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    ApiJson(body): ApiJson<PartnerConfig>,
+) -> Result<StatusCode, ApiError> {
+    auth.require_any(&TREASURY)?;
+    let name = name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::unprocessable(
+            "invalid_partner",
+            "a partner name is 1-100 characters",
+        ));
+    }
+    if crate::partners::adapter(&body.kind).is_none() {
+        return Err(ApiError::unprocessable(
+            "unknown_partner_kind",
+            format!("{:?} is not a partner adapter; use csv_report", body.kind),
+        ));
+    }
+    let account = parse_bank_account_id(&body.bank_account_id)?;
+    let mut tx = state.pool().begin().await.map_err(ApiError::internal)?;
+    let done = sqlx::query!(
+        r#"INSERT INTO reconciliation.partners (name, kind, bank_account_id)
+           SELECT $1, $2, id FROM reconciliation.bank_accounts WHERE id = $3
+           ON CONFLICT (name) DO UPDATE SET kind = $2, bank_account_id = $3, updated_at = now()"#,
+        name,
+        body.kind,
+        account,
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| ApiError::from(StoreError::from(e)))?;
+    if done.rows_affected() == 0 {
+        return Err(ApiError::unprocessable("unknown_bank_account", "no such bank account"));
+    }
+    corridor_store::audit::append(
+        &mut tx,
+        &auth.user_id.to_string(),
+        "reconciliation.partner_set",
+        &name,
+        &serde_json::json!({ "kind": body.kind, "bank_account_id": body.bank_account_id }),
+    )
+    .await?;
+    tx.commit().await.map_err(ApiError::internal)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReportResult {
+    pub rows: usize,
+    pub recorded: usize,
+    /// Orders the partner reported before with the same content.
+    pub already_present: usize,
+}
+
+/// Import a partner's report as ramp orders, through the partner's adapter. All or nothing:
+/// a bad row, or a reference reported before with other amounts, is refused naming the file and
+/// line, and nothing is recorded.
+#[utoipa::path(post, path = "/v1/treasury/reconciliation/partners/{name}/reports", tag = "reconciliation",
+    security(("console_session" = [])), params(("name" = String, Path, description = "the partner's name"), ImportQuery),
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 200, body = ReportResult), (status = 404, body = corridor_platform::error::Problem),
+              (status = 409, body = corridor_platform::error::Problem), (status = 422, body = corridor_platform::error::Problem)))]
+pub async fn import_partner_report(
+    State(state): State<AppState>,
+    auth: ConsoleAuth,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+    body: Bytes,
+) -> Result<ApiJson<ReportResult>, ApiError> {
+    auth.require_any(&TREASURY)?;
+    let file = q.file_name.trim();
+    let mut tx = state.pool().begin().await.map_err(ApiError::internal)?;
+    let partner = sqlx::query!(
+        "SELECT kind, bank_account_id FROM reconciliation.partners WHERE name = $1",
+        name
+    )
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(|e| ApiError::from(StoreError::from(e)))?
+    .ok_or_else(|| ApiError::not_found("ramp partner"))?;
+    let adapter = crate::partners::adapter(&partner.kind)
+        .ok_or_else(|| ApiError::internal(format!("partner {name} has unknown kind {}", partner.kind)))?;
+    let orders = adapter
+        .orders(&body)
+        .map_err(|e| ApiError::unprocessable("invalid_partner_report", format!("{file}: {e}")))?;
+    let (mut recorded, mut already_present) = (0, 0);
+    for (line, o) in &orders {
+        let order = NewRampOrder {
+            direction: if o.direction == "on" {
+                RampDirection::On
+            } else {
+                RampDirection::Off
+            },
+            partner: name.clone(),
+            bank_account_id: format!("bacc_{}", partner.bank_account_id.simple()),
+            fiat_amount: o.fiat_amount.clone(),
+            asset: o.asset.clone(),
+            chain_id: o.chain_id,
+            token_amount: o.token_amount.clone(),
+            chain_address: o.chain_address.clone(),
+            fee: o.fee.clone(),
+            fx_rate: o.fx_rate.clone(),
+            reference: o.reference.clone(),
+            expected_on: o.expected_on,
+        };
+        match insert_ramp_order(&mut tx, &state, &order, auth.user_id.as_uuid()).await {
+            Ok(Recorded::New(_)) => recorded += 1,
+            Ok(Recorded::Same(_)) => already_present += 1,
+            Err(mut e) => {
+                e.detail = format!("{file}: line {line}: {}; nothing was recorded", e.detail);
+                return Err(e);
+            }
+        }
+    }
+    if recorded > 0 {
+        corridor_store::audit::append(
+            &mut tx,
+            &auth.user_id.to_string(),
+            "reconciliation.partner_report_imported",
+            &name,
+            &serde_json::json!({ "file_name": file, "rows": orders.len(), "recorded": recorded }),
+        )
+        .await?;
+    }
+    tx.commit().await.map_err(ApiError::internal)?;
+    Ok(ApiJson(ReportResult {
+        rows: orders.len(),
+        recorded,
+        already_present,
+    }))
+}

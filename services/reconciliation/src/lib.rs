@@ -9,6 +9,7 @@
 pub mod api;
 pub mod import;
 pub mod matching;
+pub mod partners;
 pub mod runs;
 pub mod statements;
 
@@ -41,5 +42,7 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         .routes(routes!(api::list_exceptions))
         .routes(routes!(api::assign_exception))
         .routes(routes!(api::export_results))
+        .routes(routes!(api::set_partner))
+        .routes(routes!(api::import_partner_report))
         .with_state(state)
 }

@@ -308,3 +308,89 @@ async fn a_csv_export_is_read_through_its_accounts_column_mapping(pool: PgPool) 
     );
     assert_eq!(app.count("SELECT count(*) FROM reconciliation.bank_lines").await, 2);
 }
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn a_partners_csv_report_becomes_ramp_orders_once_and_a_bad_row_records_nothing(pool: PgPool) {
+    let app = App::new(pool).await;
+    app.account("NL91ABNA0417164300", "EUR").await;
+    let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM reconciliation.bank_accounts")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let put = |kind: &str| {
+        app.call(
+            Method::PUT,
+            "/v1/treasury/reconciliation/partners/RampCo",
+            "application/json",
+            json!({ "kind": kind, "bank_account_id": format!("bacc_{}", id.simple()) })
+                .to_string()
+                .into_bytes(),
+        )
+    };
+    let (status, body) = put("sftp_magic").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_partner_kind"))
+    );
+    assert_eq!(put("csv_report").await.0, StatusCode::NO_CONTENT);
+    let report = |csv: &'static str| {
+        app.call(
+            Method::POST,
+            "/v1/treasury/reconciliation/partners/RampCo/reports?file_name=rampco-2026-01-05.csv",
+            "text/csv",
+            csv.as_bytes().to_vec(),
+        )
+    };
+    const GOOD: &str = "direction,reference,fiat_amount,asset,chain_id,token_amount,chain_address,expected_on,fee,fx_rate\n\
+on,RC-1,1000.00,USDC,8453,1084.20,0x1111111111111111111111111111111111111111,2026-01-05,1.50,1.0842\n\
+off,RC-2,200.00,USDC,8453,216.84,0x2222222222222222222222222222222222222222,2026-01-05,,\n";
+    let (status, body) = report(GOOD).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!((&body["rows"], &body["recorded"]), (&json!(2), &json!(2)));
+    let units: rust_decimal::Decimal =
+        sqlx::query_scalar("SELECT token_units FROM reconciliation.ramp_orders WHERE reference = 'RC-1'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(units, rust_decimal::Decimal::from(1_084_200_000u64));
+    // The same report again changes nothing.
+    let (_, body) = report(GOOD).await;
+    assert_eq!((&body["recorded"], &body["already_present"]), (&json!(0), &json!(2)));
+    // A bad third row: nothing of the file is recorded, and the error names file and line.
+    let (status, body) = report(
+        "direction,reference,fiat_amount,asset,chain_id,token_amount,chain_address,expected_on\n\
+on,RC-3,5.00,USDC,8453,5.42,0x1111111111111111111111111111111111111111,2026-01-06\n\
+on,RC-4,5.00,USDC,8453,5.42,0xnot-an-address,2026-01-06\n",
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_address")),
+        "{body}"
+    );
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("rampco-2026-01-05.csv: line 3:"),
+        "{body}"
+    );
+    // RC-1 reported again with another amount is a conflict, named by its line.
+    let (status, body) = report(
+        "direction,reference,fiat_amount,asset,chain_id,token_amount,chain_address,expected_on\n\
+on,RC-1,999.00,USDC,8453,1084.20,0x1111111111111111111111111111111111111111,2026-01-05\n",
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("ramp_order_conflict")),
+        "{body}"
+    );
+    assert!(body["detail"].as_str().unwrap().contains("line 2:"), "{body}");
+    assert_eq!(app.count("SELECT count(*) FROM reconciliation.ramp_orders").await, 2);
+    let (status, body) = report("reference,fiat_amount\nRC-9,1\n").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_partner_report"))
+    );
+}
