@@ -1,7 +1,10 @@
 //! Treasury endpoints of reconciliation (console sessions, `treasury` or `platform_admin`): the
 //! bank accounts reconciled, and bank statement imports.
 
-use crate::import::{self, ImportError, Imported};
+use crate::{
+    ids::{BankAccountId, BankLineId, ManualDecisionId, RampOrderId, RunId, StatementFileId},
+    import::{self, ImportError, Imported},
+};
 use axum::{
     body::Bytes,
     extract::State,
@@ -67,7 +70,7 @@ struct BankAccountRow {
 impl From<BankAccountRow> for BankAccountView {
     fn from(r: BankAccountRow) -> Self {
         BankAccountView {
-            id: format!("bacc_{}", r.id.simple()),
+            id: BankAccountId::from_uuid(r.id).to_string(),
             account: r.account,
             currency: r.currency,
             name: r.name,
@@ -191,7 +194,7 @@ pub struct ImportView {
 impl From<Imported> for ImportView {
     fn from(i: Imported) -> Self {
         ImportView {
-            file_id: format!("bsf_{}", i.file_id.simple()),
+            file_id: StatementFileId::from_uuid(i.file_id).to_string(),
             format: i.format,
             statements: i.statements,
             lines: i.lines,
@@ -240,7 +243,7 @@ pub async fn import_statement(
         &mut tx,
         &auth.user_id.to_string(),
         "reconciliation.statement_imported",
-        &format!("bsf_{}", imported.file_id.simple()),
+        &StatementFileId::from_uuid(imported.file_id).to_string(),
         &serde_json::json!({ "file_name": file_name, "format": imported.format, "lines": imported.lines,
                              "duplicate_lines": imported.duplicate_lines }),
     )
@@ -291,10 +294,9 @@ pub struct RampOrderView {
 }
 
 fn parse_bank_account_id(raw: &str) -> Result<Uuid, ApiError> {
-    raw.strip_prefix("bacc_")
-        .filter(|h| h.len() == 32)
-        .and_then(|h| Uuid::try_parse(h).ok())
-        .ok_or_else(|| ApiError::unprocessable("invalid_bank_account_id", "expected bacc_<32 hex digits>"))
+    BankAccountId::parse(raw)
+        .map(|id| id.as_uuid())
+        .map_err(|e| ApiError::unprocessable("invalid_bank_account_id", e.to_string()))
 }
 
 /// Record a ramp order: what treasury expects to see at the bank and on chain.
@@ -411,7 +413,7 @@ pub async fn insert_ramp_order(
             ));
         }
         return Ok(Recorded::Same(RampOrderView {
-            id: format!("ramp_{}", e.id.simple()),
+            id: RampOrderId::from_uuid(e.id).to_string(),
             reference: reference.to_owned(),
             token_contract,
             token_units: token_units.to_string(),
@@ -454,7 +456,7 @@ pub async fn insert_ramp_order(
         other => other.into(),
     })?;
     Ok(Recorded::New(RampOrderView {
-        id: format!("ramp_{}", id.simple()),
+        id: RampOrderId::from_uuid(id).to_string(),
         reference: reference.to_owned(),
         token_contract,
         token_units: token_units.to_string(),
@@ -558,31 +560,24 @@ pub async fn create_run(
         tx.commit().await.map_err(ApiError::internal)?;
         Some(id)
     };
-    let prefixed = |p: &str, id: Option<Uuid>| id.map(|i| format!("{p}_{}", i.simple()));
     let results = report
         .outcomes
         .iter()
-        .map(|o| {
-            Ok(ResultView {
-                status: crate::runs::enum_str(&o.status)?,
-                exceptions: o
-                    .exceptions
-                    .iter()
-                    .map(crate::runs::enum_str)
-                    .collect::<Result<_, _>>()?,
-                order_id: prefixed("ramp", o.order_id),
-                bank_line_id: prefixed("bl", o.bank_line_id),
-                observation_id: o.transfer_id.map(|t| t.to_string()),
-                confidence: o.confidence,
-                detail: o.detail.clone(),
-            })
+        .map(|o| ResultView {
+            status: o.status.as_str().to_owned(),
+            exceptions: o.exceptions.iter().map(|e| e.as_str().to_owned()).collect(),
+            order_id: o.order_id.map(|i| RampOrderId::from_uuid(i).to_string()),
+            bank_line_id: o.bank_line_id.map(|i| BankLineId::from_uuid(i).to_string()),
+            observation_id: o.transfer_id.map(|t| t.to_string()),
+            confidence: o.confidence,
+            detail: o.detail.clone(),
         })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+        .collect();
     let view = RunView {
-        id: prefixed("rrun", id),
+        id: id.map(|i| RunId::from_uuid(i).to_string()),
         from: body.from,
         to: body.to,
-        report_hash: hex_of(&report.hash),
+        report_hash: hex::encode(report.hash),
         summary: serde_json::to_value(&report.summary).map_err(ApiError::internal)?,
         results,
     };
@@ -592,10 +587,6 @@ pub async fn create_run(
         StatusCode::CREATED
     };
     Ok((status, ApiJson(view)).into_response())
-}
-
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -742,14 +733,6 @@ pub struct ManualDecisionView {
     pub decided_at: DateTime<Utc>,
 }
 
-fn parse_prefixed(raw: &str, prefix: &str, what: &str) -> Result<Uuid, ApiError> {
-    raw.strip_prefix(prefix)
-        .and_then(|r| r.strip_prefix('_'))
-        .filter(|h| h.len() == 32)
-        .and_then(|h| Uuid::try_parse(h).ok())
-        .ok_or_else(|| ApiError::unprocessable("invalid_id", format!("{what} must look like {prefix}_<32 hex digits>")))
-}
-
 /// Match or unmatch by hand, with a reason; later runs follow the latest decision for each pair.
 /// Every decision is audited.
 #[utoipa::path(post, path = "/v1/treasury/reconciliation/manual-decisions", tag = "reconciliation",
@@ -761,11 +744,17 @@ pub async fn create_manual_decision(
     ApiJson(body): ApiJson<NewManualDecision>,
 ) -> Result<Response, ApiError> {
     auth.require_any(&TREASURY)?;
-    let order = parse_prefixed(&body.order_id, "ramp", "order_id")?;
+    let order = RampOrderId::parse(&body.order_id)
+        .map_err(|e| ApiError::unprocessable("invalid_id", format!("order_id: {e}")))?
+        .as_uuid();
     let line = body
         .bank_line_id
         .as_deref()
-        .map(|l| parse_prefixed(l, "bl", "bank_line_id"))
+        .map(|l| {
+            BankLineId::parse(l)
+                .map(|i| i.as_uuid())
+                .map_err(|e| ApiError::unprocessable("invalid_id", format!("bank_line_id: {e}")))
+        })
         .transpose()?;
     if line.is_some() == body.observation_id.is_some() {
         return Err(ApiError::unprocessable(
@@ -828,7 +817,7 @@ pub async fn create_manual_decision(
     .await?;
     tx.commit().await.map_err(ApiError::internal)?;
     let view = ManualDecisionView {
-        id: format!("rman_{}", id.simple()),
+        id: ManualDecisionId::from_uuid(id).to_string(),
         kind: kind.to_owned(),
         order_id: body.order_id.clone(),
         bank_line_id: body.bank_line_id.clone(),
@@ -886,10 +875,9 @@ pub async fn set_csv_mapping(
 }
 
 fn parse_run_id(raw: &str) -> Result<Uuid, ApiError> {
-    raw.strip_prefix("rrun_")
-        .filter(|h| h.len() == 32)
-        .and_then(|h| Uuid::try_parse(h).ok())
-        .ok_or_else(|| ApiError::not_found("reconciliation run"))
+    RunId::parse(raw)
+        .map(|id| id.as_uuid())
+        .map_err(|_| ApiError::not_found("reconciliation run"))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -983,8 +971,8 @@ pub async fn list_exceptions(
             seq: r.seq,
             status: r.status,
             exceptions: r.exceptions,
-            order_id: r.order_id.map(|i| format!("ramp_{}", i.simple())),
-            bank_line_id: r.bank_line_id.map(|i| format!("bl_{}", i.simple())),
+            order_id: r.order_id.map(|i| RampOrderId::from_uuid(i).to_string()),
+            bank_line_id: r.bank_line_id.map(|i| BankLineId::from_uuid(i).to_string()),
             observation_id: r.observation_id,
             detail: r.detail,
             assignee: r
@@ -1135,7 +1123,7 @@ pub async fn export_results(
         ]
         .map(String::from),
     );
-    let hash = hex_of(&head.report_hash);
+    let hash = hex::encode(&head.report_hash);
     for r in rows.into_iter().take(EXPORT_ROWS_MAX as usize) {
         push(
             &mut out,
@@ -1147,8 +1135,12 @@ pub async fn export_results(
                 r.seq.to_string(),
                 r.status,
                 r.exceptions,
-                r.order_id.map(|i| format!("ramp_{}", i.simple())).unwrap_or_default(),
-                r.bank_line_id.map(|i| format!("bl_{}", i.simple())).unwrap_or_default(),
+                r.order_id
+                    .map(|i| RampOrderId::from_uuid(i).to_string())
+                    .unwrap_or_default(),
+                r.bank_line_id
+                    .map(|i| BankLineId::from_uuid(i).to_string())
+                    .unwrap_or_default(),
                 r.observation_id.map(|i| i.to_string()).unwrap_or_default(),
                 r.confidence.to_string(),
                 r.detail,
@@ -1275,7 +1267,7 @@ pub async fn import_partner_report(
                 RampDirection::Off
             },
             partner: name.clone(),
-            bank_account_id: format!("bacc_{}", partner.bank_account_id.simple()),
+            bank_account_id: BankAccountId::from_uuid(partner.bank_account_id).to_string(),
             fiat_amount: o.fiat_amount.clone(),
             asset: o.asset.clone(),
             chain_id: o.chain_id,

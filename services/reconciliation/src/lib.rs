@@ -7,6 +7,7 @@
 //! Not built yet: the ramp model, the chain side, the matching engine, reports and exports.
 
 pub mod api;
+pub mod ids;
 pub mod import;
 pub mod matching;
 pub mod partners;

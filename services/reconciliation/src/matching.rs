@@ -119,6 +119,33 @@ pub enum Exception {
     ReorgedTransfer,
 }
 
+impl Status {
+    /// The name stored and shown (the same as its JSON form).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Matched => "matched",
+            Status::PartiallyMatched => "partially_matched",
+            Status::LedgerOnly => "ledger_only",
+            Status::BankOnly => "bank_only",
+            Status::ChainOnly => "chain_only",
+        }
+    }
+}
+
+impl Exception {
+    /// The name stored and shown (the same as its JSON form).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Exception::AmountMismatch => "amount_mismatch",
+            Exception::Duplicate => "duplicate",
+            Exception::MissingSettlement => "missing_settlement",
+            Exception::Timing => "timing",
+            Exception::UnknownDeposit => "unknown_deposit",
+            Exception::ReorgedTransfer => "reorged_transfer",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Outcome {
     pub status: Status,
@@ -530,6 +557,29 @@ mod tests {
             (o.status, o.bank_line_id, o.confidence),
             (Status::Matched, Some(id(20)), 70)
         );
+    }
+
+    #[test]
+    fn the_stored_names_are_the_json_names() {
+        for s in [
+            Status::Matched,
+            Status::PartiallyMatched,
+            Status::LedgerOnly,
+            Status::BankOnly,
+            Status::ChainOnly,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        for e in [
+            Exception::AmountMismatch,
+            Exception::Duplicate,
+            Exception::MissingSettlement,
+            Exception::Timing,
+            Exception::UnknownDeposit,
+            Exception::ReorgedTransfer,
+        ] {
+            assert_eq!(serde_json::to_value(e).unwrap(), e.as_str());
+        }
     }
 
     #[test]

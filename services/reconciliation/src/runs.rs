@@ -254,15 +254,9 @@ async fn insert_results(
     let mut details = Vec::with_capacity(n);
     for (i, o) in outcomes.iter().enumerate() {
         seqs.push(i32::try_from(first_seq + i).map_err(|_| StoreError::Corrupt("too many results".into()))?);
-        statuses.push(enum_str(&o.status)?);
+        statuses.push(o.status.as_str().to_owned());
         // One text per result: the exceptions comma-separated, unpacked in SQL.
-        exceptions.push(
-            o.exceptions
-                .iter()
-                .map(enum_str)
-                .collect::<Result<Vec<_>, _>>()?
-                .join(","),
-        );
+        exceptions.push(o.exceptions.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(","));
         orders.push(o.order_id);
         lines.push(o.bank_line_id);
         transfers.push(o.transfer_id);
@@ -289,12 +283,4 @@ async fn insert_results(
     .execute(&mut *conn)
     .await?;
     Ok(())
-}
-
-/// The snake_case name serde gives an enum variant.
-pub fn enum_str<T: Serialize>(v: &T) -> Result<String, StoreError> {
-    match serde_json::to_value(v) {
-        Ok(serde_json::Value::String(s)) => Ok(s),
-        _ => Err(StoreError::Corrupt("enum did not serialise to a string".into())),
-    }
 }

@@ -3,14 +3,11 @@
 
 use axum::{
     Router,
-    body::Body,
-    http::{Request, StatusCode},
+    http::{Method, StatusCode},
 };
 use corridor_platform::{AppState, Config, auth::Role, http};
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tower::ServiceExt;
 use uuid::Uuid;
 
 /// (status, currency, total, paid, due date)
@@ -60,22 +57,9 @@ async fn open_invoices_are_aged_by_days_past_due_per_currency(pool: PgPool) {
     invoice(&pool, m, ("void", "USDC", "999", "0", "2026-01-01"), 6).await;
     invoice(&pool, m, ("draft", "USDC", "999", "0", "2026-01-01"), 7).await;
 
-    let get = |path: String| {
-        let router = router.clone();
-        let token = token.clone();
-        async move {
-            let req = Request::builder()
-                .uri(path)
-                .header("authorization", format!("Bearer {token}"))
-                .body(Body::empty())
-                .unwrap();
-            let res = router.oneshot(req).await.unwrap();
-            let status = res.status();
-            let raw = res.into_body().collect().await.unwrap().to_bytes();
-            (status, String::from_utf8(raw.to_vec()).unwrap())
-        }
-    };
-    let (status, body) = get("/v1/treasury/reconciliation/receivables-aging?as_of=2026-03-08".into()).await;
+    let http = corridor_test_support::Http { router };
+    let get = |path: &'static str| http.raw(Method::GET, path, &token, "", Vec::new());
+    let (status, body) = get("/v1/treasury/reconciliation/receivables-aging?as_of=2026-03-08").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
@@ -87,12 +71,12 @@ async fn open_invoices_are_aged_by_days_past_due_per_currency(pool: PgPool) {
             { "currency": "USDC", "bucket": "90+", "invoices": 1, "outstanding": "250.500000" }
         ])
     );
-    let (status, csv) = get("/v1/treasury/reconciliation/receivables-aging.csv?as_of=2026-03-08".into()).await;
+    let (status, csv) = get("/v1/treasury/reconciliation/receivables-aging.csv?as_of=2026-03-08").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         csv.starts_with("as_of,currency,bucket,invoices,outstanding\r\n2026-03-08,EURC,31-60,1,80.000000"),
         "{csv}"
     );
-    let (status, _) = get("/v1/treasury/reconciliation/receivables-aging?as_of=yesterday".into()).await;
+    let (status, _) = get("/v1/treasury/reconciliation/receivables-aging?as_of=yesterday").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }

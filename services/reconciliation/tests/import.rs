@@ -1,20 +1,14 @@
 //! Statement imports over real Postgres: once per file, line-level duplicates kept and marked,
 //! and every bad file refused naming the file and line with nothing stored.
 
-use axum::{
-    Router,
-    body::Body,
-    http::{Method, Request, StatusCode},
-};
+use axum::http::{Method, StatusCode};
 use corridor_platform::{AppState, Config, auth::Role, http};
-use http_body_util::BodyExt;
+use corridor_test_support::Http;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tower::ServiceExt;
 
 struct App {
-    router: Router,
-    state: AppState,
+    http: Http,
     pool: PgPool,
     token: String,
 }
@@ -24,36 +18,17 @@ impl App {
         let config = Config::from_lookup(|_| None).unwrap();
         let state = AppState::new(pool.clone(), config, corridor_domain::AssetRegistry::builtin());
         let (router, _) = http::app(state.clone(), vec![corridor_reconciliation::routes(state.clone())]);
-        let id = corridor_domain::ids::ConsoleUserId::new();
-        let mut conn = pool.acquire().await.unwrap();
-        corridor_store::console_users::insert(&mut conn, id, "t@corridor.test", "x", "treasury", None)
-            .await
-            .unwrap();
-        let token = state
-            .jwt()
-            .issue(id, Role::Treasury, None, chrono::Utc::now())
-            .unwrap()
-            .0;
+        let token = corridor_test_support::staff(&state, Role::Treasury).await;
         App {
-            router,
-            state,
+            http: Http { router },
             pool,
             token,
         }
     }
 
     async fn call(&self, method: Method, path: &str, content_type: &str, body: Vec<u8>) -> (StatusCode, Value) {
-        let req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("authorization", format!("Bearer {}", self.token))
-            .header("content-type", content_type)
-            .body(Body::from(body))
-            .unwrap();
-        let res = self.router.clone().oneshot(req).await.unwrap();
-        let status = res.status();
-        let raw = res.into_body().collect().await.unwrap().to_bytes();
-        (status, serde_json::from_slice(&raw).unwrap_or(Value::Null))
+        let (status, text) = self.http.raw(method, path, &self.token, content_type, body).await;
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
     async fn account(&self, account: &str, currency: &str) {
@@ -145,7 +120,6 @@ async fn a_file_is_imported_once_and_a_line_seen_before_is_kept_as_a_duplicate(p
         (row.1.as_str(), row.2.as_deref(), row.3.as_deref(), row.4.as_deref()),
         ("EUR", Some("E2E-1"), Some("Acme GmbH"), Some("invoice 1"))
     );
-    let _ = &app.state;
 }
 
 #[sqlx::test(migrator = "corridor_store::MIGRATOR")]

@@ -8,17 +8,12 @@
 //! as the watcher writes it (`chain.blocks`, `chain.observations`, an orphaned block for the
 //! reorg); the watcher's own tests show those rows come from a real anvil, reorgs included.
 
-use axum::{
-    Router,
-    body::Body,
-    http::{Method, Request, StatusCode},
-};
+use axum::http::{Method, StatusCode};
 use corridor_platform::{AppState, Config, auth::Role, http};
-use http_body_util::BodyExt;
+use corridor_test_support::Http;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use std::collections::BTreeMap;
-use tower::ServiceExt;
 use uuid::Uuid;
 
 const USDC_BASE: &str = "0x833589fcd6edb6e08f4c7c32d4f71b54bda02913";
@@ -27,7 +22,7 @@ const PARTNER_DEPOSIT: &str = "0x2222222222222222222222222222222222222222";
 const STRANGER: &str = "0x3333333333333333333333333333333333333333";
 
 struct App {
-    router: Router,
+    http: Http,
     pool: PgPool,
     token: String,
 }
@@ -38,21 +33,20 @@ impl App {
         let state = AppState::new(pool.clone(), config, corridor_domain::AssetRegistry::builtin());
         let (router, _) = http::app(state.clone(), vec![corridor_reconciliation::routes(state.clone())]);
         let token = corridor_test_support::staff(&state, Role::Treasury).await;
-        App { router, pool, token }
+        App {
+            http: Http { router },
+            pool,
+            token,
+        }
     }
 
     async fn send(&self, method: Method, path: &str, content_type: &str, body: Vec<u8>) -> (StatusCode, Value) {
-        let req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("authorization", format!("Bearer {}", self.token))
-            .header("content-type", content_type)
-            .body(Body::from(body))
-            .unwrap();
-        let res = self.router.clone().oneshot(req).await.unwrap();
-        let status = res.status();
-        let raw = res.into_body().collect().await.unwrap().to_bytes();
-        (status, serde_json::from_slice(&raw).unwrap_or(Value::Null))
+        let (status, text) = self.http.raw(method, path, &self.token, content_type, body).await;
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, String) {
+        self.http.raw(Method::GET, path, &self.token, "", Vec::new()).await
     }
 
     async fn json(&self, path: &str, body: Value) -> (StatusCode, Value) {
@@ -391,25 +385,11 @@ async fn injected_breaks_are_each_found_with_their_category_and_a_rerun_hashes_t
 
     // The exceptions queue of the first run: seven items; one is assigned to a colleague.
     let run_id = run["id"].as_str().unwrap();
-    let get = |path: String| {
-        let router = app.router.clone();
-        let token = app.token.clone();
-        async move {
-            let req = Request::builder()
-                .uri(path)
-                .header("authorization", format!("Bearer {token}"))
-                .body(Body::empty())
-                .unwrap();
-            let res = router.oneshot(req).await.unwrap();
-            let status = res.status();
-            let raw = res.into_body().collect().await.unwrap().to_bytes();
-            (status, String::from_utf8(raw.to_vec()).unwrap())
-        }
-    };
-    let (status, queue) = get(format!(
-        "/v1/treasury/reconciliation/runs/{run_id}/exceptions?limit=100"
-    ))
-    .await;
+    let (status, queue) = app
+        .get(&format!(
+            "/v1/treasury/reconciliation/runs/{run_id}/exceptions?limit=100"
+        ))
+        .await;
     assert_eq!(status, StatusCode::OK, "{queue}");
     let queue: Value = serde_json::from_str(&queue).unwrap();
     let items = queue["data"].as_array().unwrap();
@@ -427,10 +407,11 @@ async fn injected_breaks_are_each_found_with_their_category_and_a_rerun_hashes_t
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (_, mine) = get(format!(
-        "/v1/treasury/reconciliation/runs/{run_id}/exceptions?assignee={colleague}"
-    ))
-    .await;
+    let (_, mine) = app
+        .get(&format!(
+            "/v1/treasury/reconciliation/runs/{run_id}/exceptions?assignee={colleague}"
+        ))
+        .await;
     let mine: Value = serde_json::from_str(&mine).unwrap();
     assert_eq!(mine["data"].as_array().unwrap().len(), 1);
     assert_eq!(mine["data"][0]["note"], "call the bank");
@@ -473,7 +454,9 @@ async fn injected_breaks_are_each_found_with_their_category_and_a_rerun_hashes_t
         (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_assignee"))
     );
     // The run as CSV: a header and one row per result, each carrying the report hash.
-    let (status, csv) = get(format!("/v1/treasury/reconciliation/runs/{run_id}/results.csv")).await;
+    let (status, csv) = app
+        .get(&format!("/v1/treasury/reconciliation/runs/{run_id}/results.csv"))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(csv.lines().count(), 10, "{csv}");
     assert!(

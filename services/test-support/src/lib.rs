@@ -43,6 +43,34 @@ pub struct Http {
 }
 
 impl Http {
+    /// Any request with a bearer token (API key or console session) and a raw body: (status,
+    /// body text). For console endpoints, CSV and file uploads; an empty `content_type` sends none.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, String) {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {bearer}"));
+        if !content_type.is_empty() {
+            req = req.header("content-type", content_type);
+        }
+        let res = self
+            .router
+            .clone()
+            .oneshot(req.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
+        let status = res.status();
+        let raw = res.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&raw).into_owned())
+    }
+
     pub async fn send(&self, method: Method, path: &str, key: &str, idem: Option<&str>, body: Option<Value>) -> Res {
         let mut req = Request::builder()
             .method(method)

@@ -726,14 +726,19 @@ pub struct DistributionView {
 }
 
 /// The view of a distribution just planned (or paid) in this request.
-fn view_of_report(outcome: &distribute::Outcome, dry_run: bool, created_at: Option<DateTime<Utc>>) -> DistributionView {
+fn view_of_report(
+    outcome: &distribute::Outcome,
+    dry_run: bool,
+    created_at: Option<DateTime<Utc>>,
+) -> Result<DistributionView, ApiError> {
     let mut by_source: std::collections::BTreeMap<&str, (rust_decimal::Decimal, i64)> = Default::default();
     for s in &outcome.report.sources {
         let e = by_source.entry(&s.source).or_default();
-        e.0 += s.amount.parse::<rust_decimal::Decimal>().unwrap_or_default();
+        // The report wrote these amounts from decimals; reading one back cannot fail.
+        e.0 += s.amount.parse::<rust_decimal::Decimal>().map_err(ApiError::internal)?;
         e.1 += 1;
     }
-    DistributionView {
+    Ok(DistributionView {
         id: outcome.id.map(|i| i.to_string()),
         summary: outcome.report.summary.clone(),
         eligible_merchants: outcome.report.allocations.len(),
@@ -749,7 +754,7 @@ fn view_of_report(outcome: &distribute::Outcome, dry_run: bool, created_at: Opti
         report_hash: hex::encode(outcome.report_hash),
         dry_run,
         created_at,
-    }
+    })
 }
 
 /// The view of a stored distribution.
@@ -864,10 +869,10 @@ pub async fn create_distribution(
     .await?;
     if body.dry_run {
         drop(tx);
-        return Ok((StatusCode::OK, ApiJson(view_of_report(&outcome, true, None))).into_response());
+        return Ok((StatusCode::OK, ApiJson(view_of_report(&outcome, true, None)?)).into_response());
     }
     corridor_store::error::commit(tx).await?;
-    let view = view_of_report(&outcome, false, Some(state.clock().now()));
+    let view = view_of_report(&outcome, false, Some(state.clock().now()))?;
     Ok((StatusCode::CREATED, ApiJson(view)).into_response())
 }
 
@@ -1082,6 +1087,15 @@ pub async fn create_adjustment(
     )
     .await
     .map_err(db_err)?;
+    // The merchant's balance changed: tell it, in the same transaction as the entry.
+    corridor_store::outbox::enqueue(
+        &mut tx,
+        Some(merchant),
+        "yield.adjusted",
+        &serde_json::json!({ "adjustment_id": adj_id, "distribution_id": id, "asset": asset.code.as_str(),
+                             "amount": at_scale(signed, asset.scale), "reason": reason }),
+    )
+    .await?;
     corridor_store::audit::append(
         &mut tx,
         &auth.user_id.to_string(),

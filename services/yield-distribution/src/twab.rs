@@ -60,10 +60,6 @@ impl Period {
         // Positive and at most PERIOD_DAYS_MAX days by construction.
         (self.end - self.start).num_seconds().unsigned_abs()
     }
-
-    pub fn overlaps(&self, other: &Period) -> bool {
-        self.start < other.end && other.start < self.end
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

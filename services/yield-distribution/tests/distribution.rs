@@ -651,6 +651,11 @@ async fn a_period_is_paid_once_and_corrected_only_by_adjusting_entries(pool: PgP
         .await;
     assert_eq!(adj.status, StatusCode::CREATED, "{}", adj.text);
     assert_eq!(adj.body["amount"], "-0.500000");
+    assert_eq!(
+        app.count("SELECT count(*) FROM platform.outbox WHERE event_type = 'yield.adjusted'")
+            .await,
+        1
+    );
     assert_eq!(app.available(a).await, Decimal::new(1095, 1));
     let st = app.send(Method::GET, "/v1/yield/statements", &key, None).await;
     // Newest first: the empty next period, then the paid one with its correction.
