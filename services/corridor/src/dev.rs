@@ -193,6 +193,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         println!("--no-serve: stopping");
         return Ok(());
     }
+    // Bound before "Serving" is printed: whoever reads that line can connect at once.
+    let listener = server::bind(&state).await?;
     println!("Serving; press Ctrl-C to stop everything.");
     let runtime = crate::chain_service::ChainRuntime {
         chain,
@@ -205,7 +207,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         ))),
     };
     let services = server::select(None, Some(runtime))?;
-    server::serve(state, services, CancellationToken::new()).await?;
+    server::serve_on(listener, state, services, CancellationToken::new()).await?;
     drop(anvil);
     Ok(())
 }

@@ -87,10 +87,26 @@ pub async fn shutdown_signal(token: CancellationToken) {
 
 /// Serves until shutdown. Returns once requests have drained and jobs have stopped.
 pub async fn serve(state: AppState, services: Vec<Service>, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let (router, _) = build_app(&state, &services);
-    let listener = tokio::net::TcpListener::bind(state.config().listen_addr)
+    let listener = bind(&state).await?;
+    serve_on(listener, state, services, shutdown).await
+}
+
+/// Binds the configured listen address. Callers that announce "serving" bind first, so the
+/// announcement is true when a client reads it.
+pub async fn bind(state: &AppState) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(state.config().listen_addr)
         .await
-        .with_context(|| format!("binding {}", state.config().listen_addr))?;
+        .with_context(|| format!("binding {}", state.config().listen_addr))
+}
+
+/// Serves on a bound listener until shutdown; then waits for the jobs.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    services: Vec<Service>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let (router, _) = build_app(&state, &services);
     let names: Vec<&str> = services.iter().map(|s| s.name).collect();
     tracing::info!(addr = %listener.local_addr()?, services = ?names, "serving");
     let jobs: Vec<_> = services

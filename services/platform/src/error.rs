@@ -173,6 +173,14 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// A query that failed is classified like the store classifies it (named constraints,
+/// insufficient funds), so handlers can use `?` on sqlx directly.
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        StoreError::from(err).into()
+    }
+}
+
 impl From<corridor_domain::MoneyError> for ApiError {
     fn from(err: corridor_domain::MoneyError) -> Self {
         use corridor_domain::MoneyError as E;

@@ -138,7 +138,7 @@ pub async fn create_bank_account(
     )
     .fetch_optional(&mut *tx)
     .await
-    .map_err(|e| ApiError::from(StoreError::from(e)))?
+    .map_err(ApiError::from)?
     .ok_or_else(|| ApiError::conflict("bank_account_exists", format!("{account} is already registered")))?;
     corridor_store::audit::append(
         &mut tx,
@@ -166,7 +166,7 @@ pub async fn list_bank_accounts(
     )
     .fetch_all(state.pool())
     .await
-    .map_err(|e| ApiError::from(StoreError::from(e)))?;
+    .map_err(ApiError::from)?;
     Ok(ApiJson(rows.into_iter().map(BankAccountView::from).collect()))
 }
 
@@ -367,7 +367,7 @@ pub async fn insert_ramp_order(
     )
     .fetch_optional(&mut *tx)
     .await
-    .map_err(|e| ApiError::from(StoreError::from(e)))?
+    .map_err(ApiError::from)?
     .ok_or_else(|| ApiError::unprocessable("unknown_bank_account", "no such bank account"))?;
     let fiat_asset = state.registry().get(&currency)?;
     let fiat = corridor_domain::Money::parse_positive(&body.fiat_amount, fiat_asset)?;
@@ -394,7 +394,7 @@ pub async fn insert_ramp_order(
     )
     .fetch_optional(&mut *tx)
     .await
-    .map_err(|e| ApiError::from(StoreError::from(e)))?;
+    .map_err(ApiError::from)?;
     if let Some(e) = existing {
         let direction = match body.direction {
             RampDirection::On => "on",
@@ -633,7 +633,7 @@ async fn aging(state: &AppState, as_of: Option<chrono::NaiveDate>) -> Result<Agi
     )
     .fetch_all(state.pool())
     .await
-    .map_err(|e| ApiError::from(StoreError::from(e)))?;
+    .map_err(ApiError::from)?;
     let rows = rows
         .into_iter()
         .map(|r| {
@@ -785,7 +785,7 @@ pub async fn create_manual_decision(
     )
     .fetch_one(&mut *tx)
     .await
-    .map_err(|e| ApiError::from(StoreError::from(e)))?;
+    .map_err(ApiError::from)?;
     if !exists {
         return Err(ApiError::unprocessable(
             "unknown_reference",
@@ -806,7 +806,7 @@ pub async fn create_manual_decision(
     )
     .fetch_one(&mut *tx)
     .await
-    .map_err(|e| ApiError::from(StoreError::from(e)))?;
+    .map_err(ApiError::from)?;
     corridor_store::audit::append(
         &mut tx,
         &auth.user_id.to_string(),
@@ -858,7 +858,7 @@ pub async fn set_csv_mapping(
     )
     .fetch_optional(&mut *tx)
     .await
-    .map_err(|e| ApiError::from(StoreError::from(e)))?;
+    .map_err(ApiError::from)?;
     if stored.is_none() {
         return Err(ApiError::not_found("bank account"));
     }
@@ -940,7 +940,7 @@ pub async fn list_exceptions(
     )
     .fetch_one(&mut *conn)
     .await
-    .map_err(|e| ApiError::from(StoreError::from(e)))?;
+    .map_err(ApiError::from)?;
     if !exists {
         return Err(ApiError::not_found("reconciliation run"));
     }
@@ -961,7 +961,7 @@ pub async fn list_exceptions(
     )
     .fetch_all(&mut *conn)
     .await
-    .map_err(|e| ApiError::from(StoreError::from(e)))?;
+    .map_err(ApiError::from)?;
     let has_more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     let next_cursor = if has_more { rows.last().map(|r| r.seq) } else { None };
@@ -1033,7 +1033,7 @@ pub async fn assign_exception(
     )
     .fetch_optional(&mut *tx)
     .await
-    .map_err(|e| ApiError::from(StoreError::from(e)))?
+    .map_err(ApiError::from)?
     .ok_or_else(|| ApiError::not_found("reconciliation result"))?;
     if !found.is_exception {
         return Err(ApiError::unprocessable(
@@ -1059,7 +1059,7 @@ pub async fn assign_exception(
     )
     .execute(&mut *tx)
     .await
-    .map_err(|e| ApiError::from(StoreError::from(e)))?;
+    .map_err(ApiError::from)?;
     corridor_store::audit::append(
         &mut tx,
         &auth.user_id.to_string(),
@@ -1090,7 +1090,7 @@ pub async fn export_results(
     )
     .fetch_optional(&mut *conn)
     .await
-    .map_err(|e| ApiError::from(StoreError::from(e)))?
+    .map_err(ApiError::from)?
     .ok_or_else(|| ApiError::not_found("reconciliation run"))?;
     let rows = sqlx::query!(
         r#"SELECT seq, status, array_to_string(exceptions, ' ') AS "exceptions!", order_id, bank_line_id,
@@ -1101,7 +1101,7 @@ pub async fn export_results(
     )
     .fetch_all(&mut *conn)
     .await
-    .map_err(|e| ApiError::from(StoreError::from(e)))?;
+    .map_err(ApiError::from)?;
     let truncated = rows.len() as i64 > EXPORT_ROWS_MAX;
     let mut out = String::new();
     let push = |out: &mut String, f: &[String]| corridor_platform::csv::push_row(out, f);
@@ -1203,7 +1203,7 @@ pub async fn set_partner(
     )
     .execute(&mut *tx)
     .await
-    .map_err(|e| ApiError::from(StoreError::from(e)))?;
+    .map_err(ApiError::from)?;
     if done.rows_affected() == 0 {
         return Err(ApiError::unprocessable("unknown_bank_account", "no such bank account"));
     }
@@ -1251,7 +1251,7 @@ pub async fn import_partner_report(
     )
     .fetch_optional(&mut *tx)
     .await
-    .map_err(|e| ApiError::from(StoreError::from(e)))?
+    .map_err(ApiError::from)?
     .ok_or_else(|| ApiError::not_found("ramp partner"))?;
     let adapter = crate::partners::adapter(&partner.kind)
         .ok_or_else(|| ApiError::internal(format!("partner {name} has unknown kind {}", partner.kind)))?;

@@ -66,10 +66,6 @@ fn period_error(e: PeriodError) -> ApiError {
     ApiError::unprocessable("invalid_period", e.to_string())
 }
 
-fn db_err(e: sqlx::Error) -> ApiError {
-    ApiError::from(StoreError::from(e))
-}
-
 /// An asset whose float can earn yield: a stablecoin the registry knows.
 fn yield_asset(state: &AppState, code: &str) -> Result<Asset, ApiError> {
     let asset = state.registry().get(code)?;
@@ -137,7 +133,7 @@ pub async fn get_enrollment(
     let mut conn = state.pool().acquire().await.map_err(ApiError::internal)?;
     let row = db::settings(&mut conn, auth.merchant_id.as_uuid())
         .await
-        .map_err(db_err)?;
+        .map_err(ApiError::from)?;
     Ok(ApiJson(EnrollmentView::from_row(row)))
 }
 
@@ -159,7 +155,7 @@ pub async fn set_enrollment(
         state.clock().now(),
     )
     .await
-    .map_err(db_err)?;
+    .map_err(ApiError::from)?;
     Ok(ApiJson(EnrollmentView::from_row(Some(row))))
 }
 
@@ -238,7 +234,7 @@ pub async fn list_statements(
         i64::from(limit) + 1,
     )
     .await
-    .map_err(db_err)?;
+    .map_err(ApiError::from)?;
     let statements = rows
         .into_iter()
         .map(|r| Ok((r.distribution_id, statement(&state, r)?)))
@@ -259,7 +255,7 @@ pub async fn export_statements(State(state): State<AppState>, auth: MerchantAuth
     let mut conn = state.pool().acquire().await.map_err(ApiError::internal)?;
     let mut rows = db::statements_of(&mut conn, auth.merchant_id.as_uuid(), None, EXPORT_ROWS_MAX + 1)
         .await
-        .map_err(db_err)?;
+        .map_err(ApiError::from)?;
     let truncated = rows.len() as i64 > EXPORT_ROWS_MAX;
     rows.truncate(EXPORT_ROWS_MAX as usize);
     let mut out = String::new();
@@ -341,7 +337,7 @@ pub async fn set_jurisdiction(
         state.clock().now(),
     )
     .await
-    .map_err(db_err)?;
+    .map_err(ApiError::from)?;
     corridor_store::audit::append(
         &mut tx,
         &auth.user_id.to_string(),
@@ -661,7 +657,7 @@ pub async fn list_rewards(
     let mut conn = state.pool().acquire().await.map_err(ApiError::internal)?;
     let rows = db::list_rewards(&mut conn, after.map(|a| a.as_uuid()), i64::from(limit) + 1)
         .await
-        .map_err(db_err)?;
+        .map_err(ApiError::from)?;
     let views = rows
         .into_iter()
         .map(|r| reward_view(&state, r))
@@ -881,7 +877,7 @@ fn parse_distribution_id(raw: &str) -> Result<YieldDistributionId, ApiError> {
 }
 
 async fn sources_of(conn: &mut sqlx::PgConnection, ids: &[Uuid]) -> Result<Vec<db::SourceTotal>, ApiError> {
-    db::source_totals(conn, ids).await.map_err(db_err)
+    db::source_totals(conn, ids).await.map_err(ApiError::from)
 }
 
 fn source_views(all: &[db::SourceTotal], id: Uuid) -> Vec<SourceTotalView> {
@@ -909,7 +905,7 @@ pub async fn list_distributions(
     let mut conn = state.pool().acquire().await.map_err(ApiError::internal)?;
     let rows = db::list_distributions(&mut conn, after.map(|a| a.as_uuid()), i64::from(limit) + 1)
         .await
-        .map_err(db_err)?;
+        .map_err(ApiError::from)?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let sources = sources_of(&mut conn, &ids).await?;
     let views = rows
@@ -941,7 +937,7 @@ pub async fn get_distribution(
     let mut conn = state.pool().acquire().await.map_err(ApiError::internal)?;
     let row = db::distribution(&mut conn, id.as_uuid())
         .await
-        .map_err(db_err)?
+        .map_err(ApiError::from)?
         .ok_or_else(|| ApiError::not_found("yield distribution"))?;
     let sources = sources_of(&mut conn, &[row.id]).await?;
     let s = source_views(&sources, row.id);
@@ -973,7 +969,7 @@ pub async fn list_allocations(
     let mut conn = state.pool().acquire().await.map_err(ApiError::internal)?;
     db::distribution(&mut conn, id.as_uuid())
         .await
-        .map_err(db_err)?
+        .map_err(ApiError::from)?
         .ok_or_else(|| ApiError::not_found("yield distribution"))?;
     let rows = db::allocations_of(
         &mut conn,
@@ -982,7 +978,7 @@ pub async fn list_allocations(
         i64::from(limit) + 1,
     )
     .await
-    .map_err(db_err)?;
+    .map_err(ApiError::from)?;
     let views = rows
         .into_iter()
         .map(|r| {
@@ -1054,7 +1050,7 @@ pub async fn create_adjustment(
     let mut tx = state.pool().begin().await.map_err(ApiError::internal)?;
     let dist = db::distribution(&mut tx, id.as_uuid())
         .await
-        .map_err(db_err)?
+        .map_err(ApiError::from)?
         .ok_or_else(|| ApiError::not_found("yield distribution"))?;
     let asset = state
         .registry()
@@ -1086,7 +1082,7 @@ pub async fn create_adjustment(
         },
     )
     .await
-    .map_err(db_err)?;
+    .map_err(ApiError::from)?;
     // The merchant's balance changed: tell it, in the same transaction as the entry.
     corridor_store::outbox::enqueue(
         &mut tx,
@@ -1176,7 +1172,7 @@ pub async fn create_vault_mark(
     let mut tx = state.pool().begin().await.map_err(ApiError::internal)?;
     if db::insert_vault_mark(&mut tx, asset.code.as_str(), &mark, auth.user_id.as_uuid())
         .await
-        .map_err(db_err)?
+        .map_err(ApiError::from)?
     {
         corridor_store::audit::append(
             &mut tx,
@@ -1191,7 +1187,7 @@ pub async fn create_vault_mark(
     }
     let existing = db::vault_marks_at(&mut tx, asset.code.as_str(), &[mark.at])
         .await
-        .map_err(db_err)?
+        .map_err(ApiError::from)?
         .pop()
         .ok_or_else(|| ApiError::internal("vault mark vanished after a conflicting insert"))?;
     if existing.position == mark.position && existing.net_deposited == mark.net_deposited {
