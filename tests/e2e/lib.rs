@@ -21,9 +21,11 @@ pub fn corridor_bin() -> PathBuf {
     bin
 }
 
-/// A running `corridor dev` stack and the lines it printed up to "Serving".
+/// A running `corridor dev` stack and the lines it printed up to "Serving". Dropping it (a test
+/// that failed half-way) stops the stack, so a leaked gateway cannot keep working on the next
+/// run's database.
 pub struct DevStack {
-    pub child: Child,
+    child: Option<Child>,
     pub output: Vec<String>,
     pub base_url: String,
 }
@@ -73,7 +75,7 @@ impl DevStack {
             }
         }
         DevStack {
-            child,
+            child: Some(child),
             output,
             base_url: format!("http://127.0.0.1:{port}"),
         }
@@ -90,22 +92,43 @@ impl DevStack {
             .unwrap_or_else(|| panic!("{label:?} not printed:\n{}", self.output.join("\n")))
     }
 
+    /// The process id of `corridor dev`.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// Sends SIGINT (Ctrl-C) and waits, bounded, for the process to exit.
-    pub fn interrupt(self) -> std::process::ExitStatus {
-        let mut child = self.child;
-        let pid = child.id();
-        let _ = Command::new("kill").args(["-INT", &pid.to_string()]).status();
-        // Wait on a thread so the wait itself can be bounded.
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(child.wait());
-        });
-        match rx.recv_timeout(Duration::from_secs(10)) {
-            Ok(status) => status.expect("wait for corridor dev"),
-            Err(_) => {
-                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
-                panic!("corridor dev did not stop within 10 s of Ctrl-C");
-            }
+    pub fn interrupt(mut self) -> std::process::ExitStatus {
+        let child = self.child.take().expect("a running stack");
+        match stop(child) {
+            Some(status) => status,
+            None => panic!("corridor dev did not stop within 10 s of Ctrl-C"),
+        }
+    }
+}
+
+impl Drop for DevStack {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.take() {
+            let _ = stop(child);
+        }
+    }
+}
+
+/// Ctrl-C (so the stack stops its own anvil), waited for at most 10 s, then SIGKILL.
+fn stop(mut child: Child) -> Option<std::process::ExitStatus> {
+    let pid = child.id().to_string();
+    let _ = Command::new("kill").args(["-INT", &pid]).status();
+    // Wait on a thread so the wait itself can be bounded.
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    match rx.recv_timeout(Duration::from_secs(10)) {
+        Ok(status) => status.ok(),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            None
         }
     }
 }

@@ -117,7 +117,7 @@ async fn the_run_command_serves_a_funded_demo_merchant_and_ctrl_c_stops_everythi
         .unwrap();
     assert_eq!(openapi["openapi"], "3.1.0");
 
-    let anvils = anvil_children(stack.child.id());
+    let anvils = anvil_children(stack.pid());
     assert_eq!(anvils.len(), 1, "dev runs one anvil");
     let status = tokio::task::spawn_blocking(move || stack.interrupt()).await.unwrap();
     assert!(status.success(), "dev exits cleanly on Ctrl-C: {status:?}");
