@@ -347,12 +347,72 @@ pub struct ReviewLock {
     pub hold_id: Uuid,
     pub merchant_id: Uuid,
     pub decision_hash: Option<String>,
+    pub amount: Decimal,
+    pub recipient: String,
 }
 
 pub async fn lock_for_review(conn: &mut PgConnection, id: PayoutId) -> Result<Option<ReviewLock>, sqlx::Error> {
     sqlx::query_as!(
         ReviewLock,
-        "SELECT status, hold_id, merchant_id, decision_hash FROM payouts.payouts WHERE id = $1 FOR UPDATE",
+        "SELECT status, hold_id, merchant_id, decision_hash, amount, recipient
+           FROM payouts.payouts WHERE id = $1 FOR UPDATE",
+        id.as_uuid(),
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// One reviewer's approval of a held payout. False when this reviewer already approved it.
+pub async fn insert_approval(
+    conn: &mut PgConnection,
+    payout: PayoutId,
+    reviewer: Uuid,
+    reason: &str,
+    amount: Decimal,
+    recipient: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query!(
+        r#"INSERT INTO payouts.review_approvals (payout_id, reviewer, reason, amount, recipient)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (payout_id, reviewer) DO NOTHING"#,
+        payout.as_uuid(),
+        reviewer,
+        reason,
+        amount,
+        recipient,
+    )
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub struct ApprovalRow {
+    pub reviewer: Uuid,
+    pub email: String,
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The approvals a payout has collected, oldest first.
+pub async fn approvals(conn: &mut PgConnection, payout: PayoutId) -> Result<Vec<ApprovalRow>, sqlx::Error> {
+    sqlx::query_as!(
+        ApprovalRow,
+        r#"SELECT a.reviewer, u.email, a.reason, a.created_at
+             FROM payouts.review_approvals a JOIN platform.console_users u ON u.id = a.reviewer
+            WHERE a.payout_id = $1 ORDER BY a.created_at, a.reviewer"#,
+        payout.as_uuid(),
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// A payout by id whatever its merchant (for compliance staff).
+pub async fn payout_any_merchant(conn: &mut PgConnection, id: PayoutId) -> Result<Option<PayoutRow>, sqlx::Error> {
+    sqlx::query_as!(
+        PayoutRow,
+        r#"SELECT id, client_reference, beneficiary_id, asset, chain_id, recipient, amount, fee, purpose,
+                  status, failure_code, failure_reason, created_at, updated_at,
+                  tx_hash, gas_native, batch_id, batch_index, merchant_id, hold_id, debit_asset, debit_amount, quote_id
+             FROM payouts.payouts WHERE id = $1"#,
         id.as_uuid(),
     )
     .fetch_optional(conn)

@@ -94,7 +94,7 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         .routes(routes!(batches::create_batch))
         .routes(routes!(batches::get_batch))
         .routes(routes!(review::list_held))
-        .routes(routes!(review::review_payout))
+        .routes(routes!(review::review_payout, review::get_review))
         .routes(routes!(quotes::create_quote))
         .routes(routes!(quotes::get_quote))
         .routes(routes!(deposits::create_funding_wallet, deposits::list_funding_wallets))

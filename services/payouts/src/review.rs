@@ -1,8 +1,10 @@
 //! Compliance review of held payouts: the queue and the decision. An approved payout joins the
 //! next settlement; a rejected one releases its hold in the same transaction.
 //!
-//! Four-eyes rules, reviewer assignment and the console screens belong to the compliance issue
-//! (#6); this is the decision itself, recorded once, hashed and bound into the attestation.
+//! Four-eyes: a payout is approved only when `CORRIDOR_REVIEW_APPROVALS` distinct reviewers
+//! (2 by default) have each approved it; each approval is its own append-only row that names
+//! the amount and address the reviewer saw. One rejection stops it. The final decision is
+//! recorded once, names every approver, and its hash is bound into the on-chain attestation.
 
 use crate::{
     db,
@@ -10,14 +12,15 @@ use crate::{
     screening::decision_hash,
 };
 use axum::extract::{Path, State};
-use corridor_domain::ids::{HoldId, MerchantId, PayoutId};
+use chrono::{DateTime, Utc};
+use corridor_domain::ids::{ConsoleUserId, HoldId, MerchantId, PayoutId};
 use corridor_platform::{
     ApiError, ApiJson, ApiQuery, AppState,
     auth::{ConsoleAuth, Role},
     pagination::{Page, PageQuery},
 };
 use corridor_store::ledger;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 const REVIEWERS: [Role; 2] = [Role::ComplianceOfficer, Role::ComplianceLead];
 
@@ -35,6 +38,76 @@ pub struct ReviewRequest {
     /// Why; kept with the decision and hashed into it.
     #[schema(example = "Invoice and contract checked; supplier known since 2024")]
     pub reason: String,
+}
+
+/// One reviewer's approval.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ApprovalView {
+    #[schema(value_type = String, example = "usr_0190...")]
+    pub reviewer: ConsoleUserId,
+    pub reviewer_email: String,
+    pub reason: String,
+    pub approved_at: DateTime<Utc>,
+}
+
+/// A payout under review and where its four-eyes decision stands.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ReviewView {
+    pub payout: PayoutView,
+    /// Distinct approvals needed before the payout may settle.
+    pub approvals_required: u8,
+    pub approvals: Vec<ApprovalView>,
+    /// How many more distinct reviewers must approve; 0 once approved or decided.
+    pub approvals_missing: u8,
+}
+
+impl ReviewView {
+    fn new(payout: PayoutView, required: u8, rows: Vec<db::ApprovalRow>) -> Self {
+        let approvals: Vec<ApprovalView> = rows
+            .into_iter()
+            .map(|a| ApprovalView {
+                reviewer: ConsoleUserId::from_uuid(a.reviewer),
+                reviewer_email: a.email,
+                reason: a.reason,
+                approved_at: a.created_at,
+            })
+            .collect();
+        let missing = if payout.status == "held" {
+            usize::from(required).saturating_sub(approvals.len())
+        } else {
+            0
+        };
+        ReviewView {
+            payout,
+            approvals_required: required,
+            approvals,
+            approvals_missing: u8::try_from(missing).unwrap_or(u8::MAX),
+        }
+    }
+}
+
+/// A held (or decided) payout with its approvals so far.
+#[utoipa::path(get, path = "/v1/compliance/payout-reviews/{id}", tag = "compliance",
+    params(("id" = String, Path, description = "po_...")), security(("console_session" = [])),
+    responses((status = 200, body = ReviewView), (status = 403, body = corridor_platform::error::Problem),
+              (status = 404, body = corridor_platform::error::Problem)))]
+pub async fn get_review(
+    State(state): State<AppState>,
+    auth: ConsoleAuth,
+    Path(id): Path<String>,
+) -> Result<ApiJson<ReviewView>, ApiError> {
+    auth.require_any(&REVIEWERS)?;
+    let id = PayoutId::parse(&id).map_err(|_| ApiError::not_found("payout"))?;
+    let mut conn = state.pool().acquire().await.map_err(ApiError::internal)?;
+    let row = db::payout_any_merchant(&mut conn, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("payout"))?;
+    let approvals = db::approvals(&mut conn, id).await?;
+    Ok(ApiJson(ReviewView::new(
+        PayoutView::from(row),
+        state.config().compliance.review_approvals,
+        approvals,
+    )))
 }
 
 /// Held payouts of every merchant, oldest first.
@@ -60,17 +133,19 @@ pub async fn list_held(
     )))
 }
 
-/// Approve or reject a held payout. A payout is reviewed once; a second decision is a 409.
+/// Approve or reject a held payout. An approval counts once per reviewer; the payout is
+/// approved when enough distinct reviewers have approved it. One rejection ends it. A decided
+/// payout is not reviewed again (409).
 #[utoipa::path(post, path = "/v1/compliance/payout-reviews/{id}", tag = "compliance", request_body = ReviewRequest,
     params(("id" = String, Path, description = "po_...")), security(("console_session" = [])),
-    responses((status = 200, body = PayoutView), (status = 403, body = corridor_platform::error::Problem),
+    responses((status = 200, body = ReviewView), (status = 403, body = corridor_platform::error::Problem),
               (status = 404, body = corridor_platform::error::Problem), (status = 409, body = corridor_platform::error::Problem)))]
 pub async fn review_payout(
     State(state): State<AppState>,
     auth: ConsoleAuth,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ReviewRequest>,
-) -> Result<ApiJson<PayoutView>, ApiError> {
+) -> Result<ApiJson<ReviewView>, ApiError> {
     auth.require_any(&REVIEWERS)?;
     let id = PayoutId::parse(&id).map_err(|_| ApiError::not_found("payout"))?;
     let reason = req.reason.trim();
@@ -80,6 +155,7 @@ pub async fn review_payout(
             "reason must have 1 to 1000 characters",
         ));
     }
+    let required = state.config().compliance.review_approvals;
     let mut tx = state.pool().begin().await.map_err(ApiError::internal)?;
     let locked = db::lock_for_review(&mut tx, id)
         .await
@@ -91,12 +167,64 @@ pub async fn review_payout(
             format!("the payout is {}; only held payouts are reviewed", locked.status),
         ));
     }
+    let merchant = MerchantId::from_uuid(locked.merchant_id);
+    let reviewer = auth.user_id.to_string();
+    if let ReviewDecision::Approve = req.decision {
+        let first_time = db::insert_approval(
+            &mut tx,
+            id,
+            auth.user_id.as_uuid(),
+            reason,
+            locked.amount,
+            &locked.recipient,
+        )
+        .await?;
+        if !first_time {
+            return Err(ApiError::conflict(
+                "four_eyes_same_reviewer",
+                "you have already approved this payout; another reviewer must approve it",
+            ));
+        }
+        let approvals = db::approvals(&mut tx, id).await?;
+        corridor_store::audit::append(
+            &mut tx,
+            &format!("console user {}", auth.user_id),
+            "payout.review_approval_recorded",
+            &id.to_string(),
+            &serde_json::json!({ "reason": reason, "amount": locked.amount, "recipient": locked.recipient,
+                                 "approvals": approvals.len(), "required": required }),
+        )
+        .await?;
+        if approvals.len() < usize::from(required) {
+            db::append_timeline(
+                &mut tx,
+                id,
+                "approval_recorded",
+                &serde_json::json!({ "reviewer": reviewer, "reason": reason,
+                                     "approvals": approvals.len(), "required": required }),
+            )
+            .await
+            .map_err(ApiError::internal)?;
+            let row = db::payout(&mut tx, merchant, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("payout"))?;
+            tx.commit().await.map_err(ApiError::internal)?;
+            return Ok(ApiJson(ReviewView::new(PayoutView::from(row), required, approvals)));
+        }
+    }
     let (status, event) = match req.decision {
         ReviewDecision::Approve => ("approved", "payout.approved"),
         ReviewDecision::Reject => ("rejected", "payout.rejected"),
     };
-    let reviewer = auth.user_id.to_string();
-    let evidence = serde_json::json!({ "screening": locked.decision_hash, "reason": reason });
+    let approvals = db::approvals(&mut tx, id).await?;
+    let approvers: Vec<String> = approvals
+        .iter()
+        .map(|a| ConsoleUserId::from_uuid(a.reviewer).to_string())
+        .collect();
+    let evidence = serde_json::json!({
+        "screening": locked.decision_hash, "reason": reason, "approvers": approvers,
+        "amount": locked.amount, "recipient": locked.recipient,
+    });
     let hash = decision_hash(id, status, &reviewer, &evidence);
     db::insert_review(&mut tx, id, status, auth.user_id.as_uuid(), reason, &hash)
         .await
@@ -120,20 +248,20 @@ pub async fn review_payout(
         &mut tx,
         id,
         status,
-        &serde_json::json!({ "reviewer": reviewer, "reason": reason, "decision_hash": hash }),
+        &serde_json::json!({ "reviewer": reviewer, "reason": reason, "approvers": approvers, "decision_hash": hash }),
     )
     .await
     .map_err(ApiError::internal)?;
     let view = PayoutView::from(row);
-    emit(&mut tx, MerchantId::from_uuid(locked.merchant_id), event, view.clone()).await?;
+    emit(&mut tx, merchant, event, view.clone()).await?;
     corridor_store::audit::append(
         &mut tx,
         &format!("console user {}", auth.user_id),
         "payout.review_decided",
         &id.to_string(),
-        &serde_json::json!({ "decision": status, "reason": reason, "decision_hash": hash }),
+        &serde_json::json!({ "decision": status, "reason": reason, "approvers": approvers, "decision_hash": hash }),
     )
     .await?;
     tx.commit().await.map_err(ApiError::internal)?;
-    Ok(ApiJson(view))
+    Ok(ApiJson(ReviewView::new(view, required, approvals)))
 }

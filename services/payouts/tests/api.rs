@@ -443,8 +443,9 @@ async fn only_compliance_staff_review_and_a_rejection_releases_the_hold(pool: Pg
     let body = json!({ "decision": "reject", "reason": "beneficiary not verifiable" });
     let res = app.send(Method::POST, &path, &officer, None, Some(body)).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    assert_eq!(res.body["status"], "rejected");
-    assert_eq!(res.body["failure"]["code"], "rejected_by_compliance");
+    assert_eq!(res.body["payout"]["status"], "rejected");
+    assert_eq!(res.body["payout"]["failure"]["code"], "rejected_by_compliance");
+    assert_eq!(res.body["approvals_missing"], 0);
     assert_eq!(app.balances(merchant).await, ("100".to_owned(), "0".to_owned()));
     let decisions: Vec<(String, String)> = sqlx::query_as(
         "SELECT s.decision, r.decision FROM payouts.screenings s JOIN payouts.reviews r USING (payout_id)",
@@ -463,6 +464,104 @@ async fn only_compliance_staff_review_and_a_rejection_releases_the_hold(pool: Pg
         [("payout.review_decided".to_owned(), id.clone())],
         "one audit row per decision"
     );
+}
+
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn a_held_payout_needs_two_distinct_approvers_and_one_rejection_stops_it(pool: PgPool) {
+    use corridor_platform::auth::Role;
+    let app = App::new(pool, &[("CORRIDOR_PAYOUT_REVIEW_THRESHOLD", "50")]).await;
+    let (merchant, key) = app.merchant("1000").await;
+    let ben = app.beneficiary(&key).await;
+    let first = app.pay(&key, "r1", payout_body("r-1", "60", &ben)).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second = app.pay(&key, "r2", payout_body("r-2", "70", &ben)).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(app.screen().await.held, 2);
+    let (alice, bob, carol) = (
+        app.console_user(Role::ComplianceOfficer).await,
+        app.console_user(Role::ComplianceOfficer).await,
+        app.console_user(Role::ComplianceLead).await,
+    );
+    let approve = || Some(json!({ "decision": "approve", "reason": "contract and invoice seen" }));
+    let path = format!("/v1/compliance/payout-reviews/{first}");
+
+    // One approval records the vote; the payout stays held and says what is still needed.
+    let res = app.send(Method::POST, &path, &alice, None, approve()).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.body["payout"]["status"], "held");
+    assert_eq!(
+        (
+            res.body["approvals_required"].clone(),
+            res.body["approvals_missing"].clone()
+        ),
+        (json!(2), json!(1))
+    );
+    assert_eq!(res.body["approvals"][0]["reason"], "contract and invoice seen");
+    // The same person cannot be the second pair of eyes.
+    app.send(Method::POST, &path, &alice, None, approve())
+        .await
+        .problem(StatusCode::CONFLICT, "four_eyes_same_reviewer");
+    let read = app.send(Method::GET, &path, &bob, None, None).await;
+    assert_eq!(
+        (
+            read.body["payout"]["status"].clone(),
+            read.body["approvals_missing"].clone()
+        ),
+        (json!("held"), json!(1))
+    );
+
+    // A second, different reviewer approves it.
+    let res = app.send(Method::POST, &path, &bob, None, approve()).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.body["payout"]["status"], "approved");
+    assert_eq!(res.body["approvals"].as_array().unwrap().len(), 2);
+    app.send(Method::POST, &path, &carol, None, approve())
+        .await
+        .problem(StatusCode::CONFLICT, "payout_not_held");
+    let approvers: serde_json::Value = sqlx::query_scalar(
+        "SELECT detail->'approvers' FROM payouts.timeline WHERE payout_id = $1 AND status = 'approved'",
+    )
+    .bind(corridor_domain::ids::PayoutId::parse(&first).unwrap().as_uuid())
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        approvers.as_array().unwrap().len(),
+        2,
+        "the decision names both approvers"
+    );
+
+    // An approval followed by one rejection: rejected, funds released.
+    let path = format!("/v1/compliance/payout-reviews/{second}");
+    app.send(Method::POST, &path, &alice, None, approve()).await;
+    let res = app
+        .send(
+            Method::POST,
+            &path,
+            &carol,
+            None,
+            Some(json!({ "decision": "reject", "reason": "beneficiary unknown" })),
+        )
+        .await;
+    assert_eq!(res.body["payout"]["status"], "rejected", "{}", res.body);
+    assert_eq!(app.balances(merchant).await, ("940".to_owned(), "60".to_owned()));
+
+    // Approvals are append-only, and every vote and decision is audited.
+    let changed = sqlx::query("DELETE FROM payouts.review_approvals")
+        .execute(&app.pool)
+        .await;
+    assert!(changed.is_err(), "approvals cannot be deleted");
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM platform.audit_log WHERE action IN ('payout.review_approval_recorded', 'payout.review_decided')",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 5, "three approvals and two decisions");
 }
 
 #[sqlx::test(migrator = "corridor_store::MIGRATOR")]

@@ -281,24 +281,27 @@ async fn a_batch_of_100_with_3_held_settles_97_together_and_the_3_after_approval
         assert_eq!(*s, if held.contains(&i) { "held" } else { "completed" }, "item {i}");
     }
 
-    // A compliance officer approves the three; they settle in a second batch.
+    // Two compliance officers approve the three (four-eyes); they settle in a second batch.
     let officer = app.console_user(Role::ComplianceOfficer).await;
+    let second = app.console_user(Role::ComplianceLead).await;
     let queue = app
         .send(Method::GET, "/v1/compliance/payout-reviews", &officer, None, None)
         .await;
     assert_eq!(queue.body["data"].as_array().unwrap().len(), 3, "{}", queue.body);
     for i in held {
-        let res = app
-            .send(
-                Method::POST,
-                &format!("/v1/compliance/payout-reviews/{}", ids[i]),
-                &officer,
-                None,
-                Some(json!({ "decision": "approve", "reason": "supplier contract checked" })),
-            )
-            .await;
-        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-        assert_eq!(res.body["status"], "approved");
+        for (who, expected) in [(&officer, "held"), (&second, "approved")] {
+            let res = app
+                .send(
+                    Method::POST,
+                    &format!("/v1/compliance/payout-reviews/{}", ids[i]),
+                    who,
+                    None,
+                    Some(json!({ "decision": "approve", "reason": "supplier contract checked" })),
+                )
+                .await;
+            assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+            assert_eq!(res.body["payout"]["status"], expected);
+        }
     }
     let again = app
         .send(

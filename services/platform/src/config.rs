@@ -69,6 +69,9 @@ pub struct PayoutPolicy {
 pub struct CompliancePolicy {
     /// An active sanctions list not confirmed current within this long holds every payout.
     pub sanctions_max_age: Duration,
+    /// Distinct compliance reviewers who must approve a held payout before it may settle
+    /// (four-eyes is 2). One rejection is enough to stop it.
+    pub review_approvals: u8,
 }
 
 /// Invoice settings.
@@ -134,6 +137,7 @@ pub const ENV_KEYS: &[&str] = &[
     "CORRIDOR_QUOTE_TTL_SECS",
     "CORRIDOR_FX_RATES",
     "CORRIDOR_SANCTIONS_MAX_AGE_HOURS",
+    "CORRIDOR_REVIEW_APPROVALS",
     "CORRIDOR_INVOICE_SECRET",
 ];
 
@@ -269,8 +273,17 @@ impl Config {
                 "must be between 1 and 2160 hours (90 days)".into(),
             ));
         }
+        let review_approvals: u8 = parse(&get, "CORRIDOR_REVIEW_APPROVALS", "2")?;
+        let fewest_approvals = if profile == Profile::Prod { 2 } else { 1 };
+        if !(fewest_approvals..=3).contains(&review_approvals) {
+            return Err(err(
+                "CORRIDOR_REVIEW_APPROVALS",
+                format!("must be between {fewest_approvals} and 3 in this profile (four-eyes is 2)"),
+            ));
+        }
         let compliance = CompliancePolicy {
             sanctions_max_age: Duration::from_secs(sanctions_max_age_hours * 3600),
+            review_approvals,
         };
         let invoice_secret = match (get("CORRIDOR_INVOICE_SECRET"), profile) {
             (Some(s), _) if s.len() >= 32 => s.into_bytes(),
@@ -417,5 +430,32 @@ mod tests {
             with(&[("CORRIDOR_QUOTE_TTL_SECS", "1")]).unwrap_err().key,
             "CORRIDOR_QUOTE_TTL_SECS"
         );
+    }
+
+    #[test]
+    fn four_eyes_is_the_default_and_prod_cannot_lower_it() {
+        assert_eq!(with(&[]).unwrap().compliance.review_approvals, 2);
+        assert_eq!(
+            with(&[("CORRIDOR_REVIEW_APPROVALS", "1")])
+                .unwrap()
+                .compliance
+                .review_approvals,
+            1
+        );
+        for bad in ["0", "4", "two"] {
+            assert_eq!(
+                with(&[("CORRIDOR_REVIEW_APPROVALS", bad)]).unwrap_err().key,
+                "CORRIDOR_REVIEW_APPROVALS",
+                "{bad}"
+            );
+        }
+        let one_in_prod = with(&[
+            ("CORRIDOR_PROFILE", "prod"),
+            ("CORRIDOR_DATABASE_URL", "postgres://db/x"),
+            ("CORRIDOR_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("CORRIDOR_INVOICE_SECRET", "fedcba9876543210fedcba9876543210"),
+            ("CORRIDOR_REVIEW_APPROVALS", "1"),
+        ]);
+        assert_eq!(one_in_prod.unwrap_err().key, "CORRIDOR_REVIEW_APPROVALS");
     }
 }
