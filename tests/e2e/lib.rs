@@ -21,6 +21,33 @@ pub fn corridor_bin() -> PathBuf {
     bin
 }
 
+/// Starts `corridor <args>` with its own database and API port, quiet logs; its stdout comes
+/// line by line through the receiver (closed when the process closes stdout).
+pub fn spawn(args: &[&str], database: &str, port: u16) -> (Child, mpsc::Receiver<String>) {
+    let mut child = Command::new(corridor_bin())
+        .args(args)
+        .env(
+            "CORRIDOR_DATABASE_URL",
+            format!("postgres://postgres@127.0.0.1:5432/{database}"),
+        )
+        .env("CORRIDOR_LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn corridor {args:?}: {e}"));
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
 /// A running `corridor dev` stack and the lines it printed up to "Serving". Dropping it (a test
 /// that failed half-way) stops the stack, so a leaked gateway cannot keep working on the next
 /// run's database.
@@ -33,27 +60,7 @@ pub struct DevStack {
 impl DevStack {
     /// Starts `corridor dev` on a free port with its own database; waits until it serves.
     pub fn start(database: &str, port: u16) -> DevStack {
-        let mut child = Command::new(corridor_bin())
-            .args(["dev", "--anvil-port", "0"])
-            .env(
-                "CORRIDOR_DATABASE_URL",
-                format!("postgres://postgres@127.0.0.1:5432/{database}"),
-            )
-            .env("CORRIDOR_LISTEN_ADDR", format!("127.0.0.1:{port}"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn corridor dev");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let (mut child, rx) = spawn(&["dev", "--anvil-port", "0"], database, port);
         let mut output = Vec::new();
         // Bounded: the stack deploys contracts and migrates; two minutes is far beyond normal.
         loop {

@@ -1,4 +1,4 @@
-use crate::{admin, dev, server};
+use crate::{admin, demo, dev, server};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use corridor_domain::AssetRegistry;
@@ -45,6 +45,9 @@ pub enum Command {
     Audit(AuditCommand),
     /// Run everything locally: Postgres, anvil, contracts, migrations, demo data, all services.
     Dev(dev::DevArgs),
+    /// A guided tour on a fresh local stack: an invoice paid on chain, payouts clean, sanctioned
+    /// and four-eyes, a bank statement reconciled, a yield period distributed; each step checked.
+    Demo(demo::DemoArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -160,8 +163,10 @@ async fn state(config: Config) -> anyhow::Result<AppState> {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Dev(args) = cli.command {
-        return dev::run(args).await;
+    match cli.command {
+        Command::Dev(args) => return dev::run(args).await,
+        Command::Demo(args) => return demo::run(args).await,
+        _ => {}
     }
     let config = Config::from_env()?;
     corridor_platform::telemetry::init(config.log_json);
@@ -272,7 +277,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 ),
             }
         }
-        Command::Dev(_) => unreachable!("handled above"),
+        Command::Dev(_) | Command::Demo(_) => unreachable!("handled above"),
     }
 }
 

@@ -47,7 +47,7 @@ pub fn repo_root() -> anyhow::Result<PathBuf> {
     bail!("run corridor dev from inside the Corridor repository (contracts/ and migrations/ not found)")
 }
 
-fn dev_lookup(key: &str) -> Option<String> {
+pub fn dev_lookup(key: &str) -> Option<String> {
     match (key, std::env::var(key).ok()) {
         (_, Some(v)) => Some(v),
         ("CORRIDOR_DATABASE_URL", None) => Some(DEV_DATABASE_URL.into()),
@@ -126,89 +126,119 @@ fn ensure_foundry(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn run(args: DevArgs) -> anyhow::Result<()> {
-    let root = repo_root()?;
-    let config = Config::from_lookup(dev_lookup)?;
-    corridor_platform::telemetry::init(config.log_json);
-    println!("Corridor dev stack (a fresh sandbox every run)");
-    fresh_database(&config.database.url).await?;
-    println!("• database ready: {}", config.database.url);
-    ensure_foundry(&root)?;
-    let anvil = local::spawn_anvil(&root, Some(args.anvil_port)).with_context(|| {
-        format!(
-            "starting anvil on port {} (pass --anvil-port 0 for any free port)",
-            args.anvil_port
-        )
-    })?;
-    let rpc_url: reqwest::Url = anvil.endpoint_url();
-    println!("• anvil running at {rpc_url} (chain {})", anvil.chain_id());
-    let keys = DevKeys::from_anvil(&anvil);
-    let float = alloy::primitives::U256::from(1_000_000_000_000u64); // 1,000,000 tokens of 6 decimals
-    let deployment = local::deploy(rpc_url.clone(), &keys, float).await?;
-    println!(
-        "• contracts deployed: USDC {} EURC {} PayoutRouter {} InvoicePayments {} vault {}",
-        deployment.usdc, deployment.eurc, deployment.payout_router, deployment.invoice_payments, deployment.vault
-    );
+/// A running local stack: database migrated and seeded, anvil with the contracts deployed.
+/// Dropping it stops anvil.
+pub struct Stack {
+    pub state: AppState,
+    pub anvil: alloy::node_bindings::AnvilInstance,
+    pub keys: DevKeys,
+    pub deployment: local::LocalDeployment,
+    pub chain: corridor_chain::ChainConfig,
+    pub seeded: Seeded,
+}
 
-    let mut registry = AssetRegistry::builtin();
-    for (code, token) in [("USDC", deployment.usdc), ("EURC", deployment.eurc)] {
-        registry = registry.with_deployment(TokenDeployment {
-            asset: AssetCode::parse(code)?,
+impl Stack {
+    /// Everything `corridor dev` prepares before serving. `lookup` reads configuration (the
+    /// callers give dev defaults for the database and webhooks).
+    pub async fn start(anvil_port: u16, lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Stack> {
+        let root = repo_root()?;
+        let config = Config::from_lookup(lookup)?;
+        corridor_platform::telemetry::init(config.log_json);
+        fresh_database(&config.database.url).await?;
+        println!("• database ready: {}", config.database.url);
+        ensure_foundry(&root)?;
+        let anvil = local::spawn_anvil(&root, Some(anvil_port))
+            .with_context(|| format!("starting anvil on port {anvil_port} (pass --anvil-port 0 for any free port)"))?;
+        let rpc_url: reqwest::Url = anvil.endpoint_url();
+        println!("• anvil running at {rpc_url} (chain {})", anvil.chain_id());
+        let keys = DevKeys::from_anvil(&anvil);
+        let float = alloy::primitives::U256::from(1_000_000_000_000u64); // 1,000,000 tokens of 6 decimals
+        let deployment = local::deploy(rpc_url.clone(), &keys, float).await?;
+        println!(
+            "• contracts deployed: USDC {} EURC {} PayoutRouter {} InvoicePayments {} vault {}",
+            deployment.usdc, deployment.eurc, deployment.payout_router, deployment.invoice_payments, deployment.vault
+        );
+
+        let mut registry = AssetRegistry::builtin();
+        for (code, token) in [("USDC", deployment.usdc), ("EURC", deployment.eurc)] {
+            registry = registry.with_deployment(TokenDeployment {
+                asset: AssetCode::parse(code)?,
+                chain_id: deployment.chain_id,
+                token: EvmAddress::from_alloy(token),
+                decimals: 6,
+            })?;
+        }
+        let pool = corridor_store::connect(&config.database).await?;
+        let chain = corridor_chain::ChainConfig {
             chain_id: deployment.chain_id,
-            token: EvmAddress::from_alloy(token),
-            decimals: 6,
-        })?;
+            rpc_url,
+            finality: corridor_chain::Finality::Depth(2),
+        };
+        let mut builder = AppState::builder(pool, config, registry);
+        for check in server::readiness_checks(Some(chain.clone())) {
+            builder = builder.readiness_check(check);
+        }
+        let state = builder.build();
+        admin::migrate(&state).await?;
+        watch_local_contracts(&state, &deployment).await?;
+        let seeded = seed(&state).await?;
+        Ok(Stack {
+            state,
+            anvil,
+            keys,
+            deployment,
+            chain,
+            seeded,
+        })
     }
-    let pool = corridor_store::connect(&config.database).await?;
-    let chain = corridor_chain::ChainConfig {
-        chain_id: deployment.chain_id,
-        rpc_url: rpc_url.clone(),
-        finality: corridor_chain::Finality::Depth(2),
-    };
-    let mut builder = AppState::builder(pool, config.clone(), registry);
-    for check in server::readiness_checks(Some(chain.clone())) {
-        builder = builder.readiness_check(check);
-    }
-    let state = builder.build();
-    admin::migrate(&state).await?;
-    watch_local_contracts(&state, &deployment).await?;
-    let seeded = seed(&state).await?;
 
-    let base = format!("http://{}", config.listen_addr);
-    println!();
-    println!("Demo merchant   {} ({})", seeded.merchant_name, seeded.merchant_id);
-    println!("API key         {}", seeded.api_key);
-    println!("Balances        10,000.00 USDC and 5,000.00 EURC available (sandbox credit)");
-    println!("Console users   password for all: {}", seeded.password);
-    for (email, role) in CONSOLE_USERS {
-        println!("                {email:<28} {role}");
+    /// The demo tenant's credentials, for a person to copy.
+    pub fn print_demo_data(&self, base: &str) {
+        let seeded = &self.seeded;
+        println!();
+        println!("Demo merchant   {} ({})", seeded.merchant_name, seeded.merchant_id);
+        println!("API key         {}", seeded.api_key);
+        println!("Balances        10,000.00 USDC and 5,000.00 EURC available (sandbox credit)");
+        println!("Console users   password for all: {}", seeded.password);
+        for (email, role) in CONSOLE_USERS {
+            println!("                {email:<28} {role}");
+        }
+        println!("API             {base}  (OpenAPI at {base}/openapi.json)");
+        println!(
+            "Try             curl -s {base}/v1/balances -H 'Authorization: Bearer {}'",
+            seeded.api_key
+        );
+        println!();
     }
-    println!("API             {base}  (OpenAPI at {base}/openapi.json)");
-    println!(
-        "Try             curl -s {base}/v1/balances -H 'Authorization: Bearer {}'",
-        seeded.api_key
-    );
-    println!();
+
+    /// The chain service with the dev keys: the submitter signs transactions, the compliance
+    /// key signs attestations.
+    pub fn chain_runtime(&self) -> crate::chain_service::ChainRuntime {
+        use corridor_chain::signer::LocalKeySigner;
+        crate::chain_service::ChainRuntime {
+            chain: self.chain.clone(),
+            signer: Some(std::sync::Arc::new(LocalKeySigner::new(self.keys.submitter.clone()))),
+            payout_router: Some(self.deployment.payout_router),
+            attester: Some(std::sync::Arc::new(LocalKeySigner::new(self.keys.compliance.clone()))),
+        }
+    }
+}
+
+pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+    println!("Corridor dev stack (a fresh sandbox every run)");
+    let stack = Stack::start(args.anvil_port, dev_lookup).await?;
+    let base = format!("http://{}", stack.state.config().listen_addr);
+    stack.print_demo_data(&base);
     if args.no_serve {
         println!("--no-serve: stopping");
         return Ok(());
     }
     // Bound before "Serving" is printed: whoever reads that line can connect at once.
-    let listener = server::bind(&state).await?;
+    let listener = server::bind(&stack.state).await?;
     println!("Serving; press Ctrl-C to stop everything.");
-    let runtime = crate::chain_service::ChainRuntime {
-        chain,
-        signer: Some(std::sync::Arc::new(corridor_chain::signer::LocalKeySigner::new(
-            keys.submitter.clone(),
-        ))),
-        payout_router: Some(deployment.payout_router),
-        attester: Some(std::sync::Arc::new(corridor_chain::signer::LocalKeySigner::new(
-            keys.compliance.clone(),
-        ))),
-    };
-    let services = server::select(None, Some(runtime))?;
-    server::serve_on(listener, state, services, CancellationToken::new()).await?;
-    drop(anvil);
+    let services = server::select(None, Some(stack.chain_runtime()))?;
+    server::serve_on(listener, stack.state.clone(), services, CancellationToken::new()).await?;
+    drop(stack);
     Ok(())
 }
 
@@ -230,7 +260,7 @@ async fn watch_local_contracts(state: &AppState, d: &local::LocalDeployment) -> 
     Ok(())
 }
 
-const CONSOLE_USERS: &[(&str, &str)] = &[
+pub const CONSOLE_USERS: &[(&str, &str)] = &[
     ("admin@corridor.local", "platform_admin"),
     ("merchant@corridor.local", "merchant_admin"),
     ("treasury@corridor.local", "treasury"),

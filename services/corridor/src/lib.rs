@@ -4,5 +4,6 @@
 pub mod admin;
 pub mod chain_service;
 pub mod cli;
+pub mod demo;
 pub mod dev;
 pub mod server;

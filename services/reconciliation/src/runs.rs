@@ -90,7 +90,9 @@ pub async fn plan(conn: &mut PgConnection, period: Period, rules: Rules) -> Resu
     .collect();
     // Transfers into the addresses ramp orders name (the treasury for on-ramps, partners'
     // deposit addresses for off-ramps), as the watcher recorded them. Merchants' direct deposits
-    // are the payouts service's (booked there), so they are not ours to explain.
+    // are the payouts service's (booked there), and the token leg of an invoice payment (same
+    // transaction, payer, token and amount as the InvoicePaid event) is invoicing's receipt, so
+    // neither is ours to explain.
     let transfers: Vec<Transfer> = sqlx::query!(
         r#"SELECT o.id, o.contract, o.fields->>'from' AS "from!", o.fields->>'to' AS "to!",
                   (o.fields->>'value')::numeric AS "units!", o.created_at::date AS "seen_on!",
@@ -98,7 +100,13 @@ pub async fn plan(conn: &mut PgConnection, period: Period, rules: Rules) -> Resu
              FROM chain.observations o
             WHERE o.kind = 'erc20_transfer' AND o.created_at::date BETWEEN $1 AND $2
               AND o.fields->>'to' IN (SELECT chain_address FROM reconciliation.ramp_orders)
-              AND NOT EXISTS (SELECT 1 FROM payouts.deposits d WHERE d.observation_id = o.id)"#,
+              AND NOT EXISTS (SELECT 1 FROM payouts.deposits d WHERE d.observation_id = o.id)
+              AND NOT EXISTS (SELECT 1 FROM chain.observations p
+                               WHERE p.kind = 'invoice_paid' AND p.chain_id = o.chain_id
+                                 AND p.tx_hash = o.tx_hash
+                                 AND p.fields->>'payer' = o.fields->>'from'
+                                 AND p.fields->>'token' = o.contract
+                                 AND p.fields->>'amount' = o.fields->>'value')"#,
         from,
         to,
     )

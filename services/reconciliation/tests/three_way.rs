@@ -54,6 +54,18 @@ impl App {
             .await
     }
 
+    /// RampCo's EUR account, registered.
+    async fn ramp_account(&self) -> Value {
+        let (status, acct) = self
+            .json(
+                "/v1/treasury/reconciliation/bank-accounts",
+                json!({ "account": "NL91ABNA0417164300", "currency": "EUR", "name": "Ramp EUR", "partner": "RampCo" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{acct}");
+        acct
+    }
+
     /// An ERC-20 transfer as the watcher records it, seen on `day`, in a canonical block or one
     /// a reorg orphaned.
     async fn transfer(&self, block: i64, to: &str, usdc: u64, day: &str, orphaned: bool) -> Uuid {
@@ -107,13 +119,7 @@ const DAY3: &str = ":20:D3\n:25:NL91ABNA0417164300\n:60F:C260107EUR12391,99\n\
 async fn injected_breaks_are_each_found_with_their_category_and_a_rerun_hashes_the_same(pool: PgPool) {
     // Arrange: the bank account, the books, the bank statements and the chain.
     let app = App::new(pool).await;
-    let (status, acct) = app
-        .json(
-            "/v1/treasury/reconciliation/bank-accounts",
-            json!({ "account": "NL91ABNA0417164300", "currency": "EUR", "name": "Ramp EUR", "partner": "RampCo" }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{acct}");
+    let acct = app.ramp_account().await;
     let mut orders = BTreeMap::new();
     for (reference, direction, eur, usdc, address) in [
         ("ON-1", "on", "1000.00", "1000", TREASURY),
@@ -464,5 +470,64 @@ async fn injected_breaks_are_each_found_with_their_category_and_a_rerun_hashes_t
             .nth(1)
             .unwrap()
             .contains(run["report_hash"].as_str().unwrap())
+    );
+}
+
+/// An invoice payment lands in the treasury as an ERC-20 transfer next to the InvoicePaid
+/// event; invoicing books it, so it is not an unknown deposit here. A second transfer in the
+/// same transaction that the event does not describe still is.
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn the_token_leg_of_an_invoice_payment_is_not_an_unknown_deposit(pool: PgPool) {
+    let app = App::new(pool).await;
+    let acct = app.ramp_account().await;
+    let (status, order) = app
+        .json(
+            "/v1/treasury/reconciliation/ramp-orders",
+            json!({ "direction": "on", "partner": "RampCo", "bank_account_id": acct["id"],
+                    "fiat_amount": "100.00", "asset": "USDC", "chain_id": 8453, "token_amount": "100",
+                    "chain_address": TREASURY, "reference": "ON-1", "expected_on": "2026-01-05" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let invoice_leg = app.transfer(201, TREASURY, 1250, "2026-01-05", false).await;
+    let stray = app.transfer(202, TREASURY, 80, "2026-01-05", false).await;
+    // An InvoicePaid event in the transfer's transaction, as the watcher records it.
+    let paid = |block: i64, amount: u64| {
+        let tx_hash = format!("0x{:064x}", block * 10);
+        sqlx::query(
+            "INSERT INTO chain.observations (id, chain_id, block_number, block_hash, tx_hash, log_index, contract, kind, fields, status, created_at)
+             VALUES ($1, 8453, $2, $3, $3, 1, '0x4444444444444444444444444444444444444444', 'invoice_paid', $4, 'final', '2026-01-05T12:00:00Z')",
+        )
+        .bind(Uuid::now_v7())
+        .bind(block)
+        .bind(tx_hash)
+        .bind(json!({ "payer": STRANGER, "token": USDC_BASE, "amount": (u128::from(amount) * 1_000_000).to_string(),
+                      "reference": format!("0x{:064x}", 7) }))
+        .execute(&app.pool)
+    };
+    paid(201, 1250).await.unwrap();
+    // An event for another amount does not explain the transfer next to it.
+    paid(202, 81).await.unwrap();
+
+    let (status, run) = app
+        .json(
+            "/v1/treasury/reconciliation/runs",
+            json!({ "from": "2026-01-01", "to": "2026-01-31", "dry_run": true }),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::OK, "{run}");
+    let results = run["results"].as_array().unwrap();
+    assert!(
+        !results
+            .iter()
+            .any(|r| r["observation_id"] == invoice_leg.to_string().as_str()),
+        "the invoice payment's transfer is invoicing's: {run}"
+    );
+    assert!(
+        results.iter().any(|r| r["observation_id"] == stray.to_string().as_str()
+            && r["status"] == "chain_only"
+            && r["exceptions"] == json!(["unknown_deposit"])),
+        "{run}"
     );
 }
