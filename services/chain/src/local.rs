@@ -68,7 +68,43 @@ pub struct DevKeys {
     pub buyer: PrivateKeySigner,
 }
 
+/// anvil's first four development keys (from its public default mnemonic): known to everyone,
+/// so only ever used on a local chain.
+const WELL_KNOWN_KEYS: [&str; 4] = [
+    "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+];
+
 impl DevKeys {
+    /// The keys of an anvil started elsewhere (a container) with its default mnemonic.
+    pub fn well_known() -> Self {
+        let key = |i: usize| WELL_KNOWN_KEYS[i].parse::<PrivateKeySigner>().expect("a valid hex key");
+        DevKeys {
+            deployer: key(0),
+            submitter: key(1),
+            compliance: key(2),
+            buyer: key(3),
+        }
+    }
+
+    /// Where `deploy` puts each contract on a chain where the deployer has sent nothing before:
+    /// addresses follow from the deployer and its nonce, so a container setup can name them.
+    pub fn fresh_deployment(&self) -> LocalDeployment {
+        let deployer = self.deployer.address();
+        let at = |nonce: u64| deployer.create(nonce);
+        LocalDeployment {
+            chain_id: LOCAL_CHAIN_ID,
+            usdc: at(0),
+            eurc: at(1),
+            payout_router: at(2),
+            invoice_payments: at(3),
+            vault: at(4),
+            treasury: deployer,
+        }
+    }
+
     pub fn from_anvil(anvil: &AnvilInstance) -> Self {
         let key = |i: usize| PrivateKeySigner::from(anvil.keys()[i].clone());
         DevKeys {
@@ -145,6 +181,40 @@ pub async fn deploy(rpc_url: reqwest::Url, keys: &DevKeys, float_units: U256) ->
         vault: *vault.address(),
         treasury: owner,
     })
+}
+
+/// Deploys to a fresh local chain, or finds the contracts already there: for container setups
+/// that name the addresses in their configuration (`DevKeys::fresh_deployment`). Returns the
+/// deployment and whether this call deployed it.
+pub async fn deploy_once(
+    rpc_url: reqwest::Url,
+    keys: &DevKeys,
+    float_units: U256,
+) -> Result<(LocalDeployment, bool), ChainError> {
+    let rpc = |e: alloy::transports::TransportError| ChainError::Rpc(e.to_string());
+    let provider = ProviderBuilder::new().connect_http(rpc_url.clone());
+    let expected = keys.fresh_deployment();
+    let nonce = tokio::time::timeout(RPC_TIMEOUT, provider.get_transaction_count(keys.deployer.address()))
+        .await
+        .map_err(|_| ChainError::Timeout(RPC_TIMEOUT))?
+        .map_err(rpc)?;
+    if nonce == 0 {
+        let deployed = deploy(rpc_url, keys, float_units).await?;
+        if deployed.vault != expected.vault || deployed.usdc != expected.usdc {
+            return Err(ChainError::Refused(format!(
+                "contracts landed at unexpected addresses: {deployed:?}"
+            )));
+        }
+        return Ok((deployed, true));
+    }
+    let code = provider.get_code_at(expected.vault).await.map_err(rpc)?;
+    if code.is_empty() {
+        return Err(ChainError::Refused(format!(
+            "the deployer {} has sent {nonce} transactions but the contracts are not at their expected addresses; start from a fresh local chain",
+            keys.deployer.address()
+        )));
+    }
+    Ok((expected, false))
 }
 
 /// anvil with the contracts deployed and manual mining: what integration tests drive block by

@@ -79,6 +79,11 @@ pub struct WatchReport {
     pub orphaned_blocks: u64,
 }
 
+/// The advisory lock that serialises watchers of one chain across processes.
+pub fn watcher_lock_key(chain_id: u64) -> String {
+    format!("corridor.watcher:{chain_id}")
+}
+
 pub struct Watcher {
     pool: PgPool,
     provider: DynProvider,
@@ -425,7 +430,32 @@ impl Watcher {
     }
 
     /// One bounded round: handle a reorg if there is one, scan new blocks, finalize.
+    /// One round. Replicas of the chain service take turns: a round runs only while its process
+    /// holds the chain's advisory lock, so two watchers never ingest the same blocks at once. A
+    /// round that finds the lock taken does nothing (`WatchReport::default()`).
     pub async fn tick(&self) -> Result<WatchReport, WatchError> {
+        let mut lock = self.pool.acquire().await?;
+        let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
+            .bind(watcher_lock_key(self.config.chain_id))
+            .fetch_one(&mut *lock)
+            .await?;
+        if !held {
+            return Ok(WatchReport::default());
+        }
+        let round = self.round().await;
+        let unlocked = sqlx::query_scalar::<_, bool>("SELECT pg_advisory_unlock(hashtextextended($1, 0))")
+            .bind(watcher_lock_key(self.config.chain_id))
+            .fetch_one(&mut *lock)
+            .await;
+        if !matches!(unlocked, Ok(true)) {
+            // Never hand a connection that may still hold the lock back to the pool: closing
+            // the session releases it.
+            drop(lock.detach());
+        }
+        round
+    }
+
+    async fn round(&self) -> Result<WatchReport, WatchError> {
         let mut report = WatchReport::default();
         let head = rpc(self.provider.get_block_number()).await?;
         let stored: Option<i64> =

@@ -293,3 +293,40 @@ async fn invoice_payments_and_payout_executions_are_observed_with_their_fields(p
     assert_eq!(executed["payout_id"], format!("0x{}", "11".repeat(16)));
     assert_eq!(executed["decision_hash"], format!("{decision:#x}"));
 }
+
+/// Two replicas of the chain service never ingest at once: while another session holds the
+/// chain's watcher lock a round does nothing, and the next round after it is released catches up.
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn a_watcher_waits_its_turn_while_another_process_holds_the_chain(pool: PgPool) {
+    let chain = chain().await;
+    let treasury = recipient(44);
+    let w = watcher(&chain, &pool, 2, &[treasury]).await;
+    w.tick().await.unwrap();
+    let usdc = TestStablecoin::new(chain.deployment.usdc, &chain.provider);
+    let _pending = usdc.mint(treasury, U256::from(5u64)).send().await.unwrap();
+    chain.mine().await;
+
+    let mut other = pool.acquire().await.unwrap();
+    let key = watcher::watcher_lock_key(31337);
+    let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
+        .bind(&key)
+        .fetch_one(&mut *other)
+        .await
+        .unwrap();
+    assert!(taken, "the watcher released the lock after its round");
+    assert_eq!(w.tick().await.unwrap(), watcher::WatchReport::default());
+    assert!(
+        observations(&pool).await.is_empty(),
+        "nothing ingested without the lock"
+    );
+
+    let released: bool = sqlx::query_scalar("SELECT pg_advisory_unlock(hashtextextended($1, 0))")
+        .bind(&key)
+        .fetch_one(&mut *other)
+        .await
+        .unwrap();
+    assert!(released);
+    let report = w.tick().await.unwrap();
+    assert_eq!((report.blocks, report.observed), (1, 1), "{report:?}");
+    assert_eq!(observations(&pool).await.len(), 1);
+}

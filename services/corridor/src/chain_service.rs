@@ -17,6 +17,7 @@ pub const NAME: &str = "chain";
 
 pub const ENV_KEYS: &[&str] = &[
     "CORRIDOR_CHAIN_SUBMITTER_KEY",
+    "CORRIDOR_CHAIN_SUBMITTER_ADDRESS",
     "CORRIDOR_ALLOW_RAW_KEY",
     "CORRIDOR_CHAIN_PAYOUT_ROUTER",
     "CORRIDOR_COMPLIANCE_SIGNER_KEY",
@@ -28,6 +29,9 @@ pub struct ChainRuntime {
     pub chain: ChainConfig,
     /// Without a signer the service only watches.
     pub signer: Option<Arc<dyn TxSigner>>,
+    /// The submitter's address: the signer's, or `CORRIDOR_CHAIN_SUBMITTER_ADDRESS` in a
+    /// process that settles payouts but does not hold the submitter key (least privilege).
+    pub sender: Option<Address>,
     /// The PayoutRouter and the compliance key it trusts: with both (and a submitter) the
     /// payouts service settles cleared payouts on this chain.
     pub payout_router: Option<Address>,
@@ -37,15 +41,27 @@ pub struct ChainRuntime {
 impl ChainRuntime {
     /// From `CORRIDOR_CHAIN_*`; `None` when no chain is configured.
     pub fn from_env(is_prod: bool) -> anyhow::Result<Option<Self>> {
-        let Some(chain) = ChainConfig::from_lookup(|k| std::env::var(k).ok())? else {
+        Self::from_lookup(|k| std::env::var(k).ok(), is_prod)
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>, is_prod: bool) -> anyhow::Result<Option<Self>> {
+        let Some(chain) = ChainConfig::from_lookup(&get)? else {
             return Ok(None);
         };
-        let allow_raw = std::env::var("CORRIDOR_ALLOW_RAW_KEY").is_ok_and(|v| v == "true");
+        let allow_raw = get("CORRIDOR_ALLOW_RAW_KEY").is_some_and(|v| v == "true");
         let key = |name: &str| -> anyhow::Result<Option<LocalKeySigner>> {
-            std::env::var(name)
-                .ok()
+            get(name)
                 .map(|hex| {
                     LocalKeySigner::from_hex(&hex, is_prod, allow_raw)
+                        .map_err(|e| anyhow::anyhow!("configuration {name}: {e}"))
+                })
+                .transpose()
+        };
+        let address = |name: &str| -> anyhow::Result<Option<Address>> {
+            get(name)
+                .map(|a| {
+                    corridor_domain::EvmAddress::parse(&a)
+                        .map(|a| a.as_alloy())
                         .map_err(|e| anyhow::anyhow!("configuration {name}: {e}"))
                 })
                 .transpose()
@@ -59,31 +75,28 @@ impl ChainRuntime {
                 "configuration CORRIDOR_COMPLIANCE_SIGNER_KEY: must be a different key from CORRIDOR_CHAIN_SUBMITTER_KEY (separate powers)"
             );
         }
-        let payout_router = std::env::var("CORRIDOR_CHAIN_PAYOUT_ROUTER")
-            .ok()
-            .map(|a| {
-                corridor_domain::EvmAddress::parse(&a)
-                    .map(|a| a.as_alloy())
-                    .map_err(|e| anyhow::anyhow!("configuration CORRIDOR_CHAIN_PAYOUT_ROUTER: {e}"))
-            })
-            .transpose()?;
+        let named_sender = address("CORRIDOR_CHAIN_SUBMITTER_ADDRESS")?;
+        let sender = match (&submitter, named_sender) {
+            (Some(s), Some(named)) if TxSigner::address(s) != named => anyhow::bail!(
+                "configuration CORRIDOR_CHAIN_SUBMITTER_ADDRESS: {named} is not the address of CORRIDOR_CHAIN_SUBMITTER_KEY ({})",
+                TxSigner::address(s)
+            ),
+            (Some(s), _) => Some(TxSigner::address(s)),
+            (None, named) => named,
+        };
         Ok(Some(Self {
             chain,
             signer: submitter.map(|s| Arc::new(s) as Arc<dyn TxSigner>),
-            payout_router,
+            sender,
+            payout_router: address("CORRIDOR_CHAIN_PAYOUT_ROUTER")?,
             attester: attester.map(|a| Arc::new(a) as Arc<dyn DigestSigner>),
         }))
     }
 
     /// Settlement of payouts on this chain, when everything it needs is configured.
     pub fn settlement(&self) -> Option<SettlementConfig> {
-        let (signer, router, attester) = (self.signer.as_ref()?, self.payout_router?, self.attester.clone()?);
-        Some(SettlementConfig::new(
-            self.chain.chain_id,
-            router,
-            signer.address(),
-            attester,
-        ))
+        let (sender, router, attester) = (self.sender?, self.payout_router?, self.attester.clone()?);
+        Some(SettlementConfig::new(self.chain.chain_id, router, sender, attester))
     }
 }
 
@@ -139,5 +152,63 @@ pub fn service(runtime: ChainRuntime) -> Service {
                 }
             })]
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SUBMITTER_KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+    const SUBMITTER: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+    const COMPLIANCE_KEY: &str = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
+    const ROUTER: &str = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0";
+
+    fn runtime(extra: &[(&str, &str)]) -> anyhow::Result<Option<ChainRuntime>> {
+        let mut env = vec![
+            ("CORRIDOR_CHAIN_RPC_URL", "http://127.0.0.1:8545"),
+            ("CORRIDOR_CHAIN_ID", "31337"),
+            ("CORRIDOR_CHAIN_PAYOUT_ROUTER", ROUTER),
+            ("CORRIDOR_COMPLIANCE_SIGNER_KEY", COMPLIANCE_KEY),
+        ];
+        env.extend_from_slice(extra);
+        ChainRuntime::from_lookup(
+            |k| env.iter().find(|(key, _)| *key == k).map(|(_, v)| (*v).to_owned()),
+            false,
+        )
+    }
+
+    #[test]
+    fn a_payouts_process_settles_with_the_submitters_address_and_without_its_key() {
+        let sender: Address = SUBMITTER.parse().unwrap();
+        let by_key = runtime(&[("CORRIDOR_CHAIN_SUBMITTER_KEY", SUBMITTER_KEY)])
+            .unwrap()
+            .unwrap();
+        assert_eq!(by_key.settlement().unwrap().sender, sender);
+        let by_address = runtime(&[("CORRIDOR_CHAIN_SUBMITTER_ADDRESS", SUBMITTER)])
+            .unwrap()
+            .unwrap();
+        assert!(
+            by_address.signer.is_none(),
+            "no key, so this process never signs transactions"
+        );
+        assert_eq!(by_address.settlement().unwrap().sender, sender);
+        assert!(
+            runtime(&[]).unwrap().unwrap().settlement().is_none(),
+            "no sender, no settlement"
+        );
+        let e = runtime(&[
+            ("CORRIDOR_CHAIN_SUBMITTER_KEY", SUBMITTER_KEY),
+            ("CORRIDOR_CHAIN_SUBMITTER_ADDRESS", ROUTER),
+        ])
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains("CORRIDOR_CHAIN_SUBMITTER_ADDRESS"), "{e}");
+        let e = runtime(&[("CORRIDOR_CHAIN_SUBMITTER_KEY", COMPLIANCE_KEY)])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("separate powers"), "{e}");
     }
 }

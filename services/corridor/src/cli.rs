@@ -48,6 +48,17 @@ pub enum Command {
     /// A guided tour on a fresh local stack: an invoice paid on chain, payouts clean, sanctioned
     /// and four-eyes, a bank statement reconciled, a yield period distributed; each step checked.
     Demo(demo::DemoArgs),
+    /// A local chain (anvil) run elsewhere, such as the docker-compose setup.
+    #[command(subcommand, name = "local-chain")]
+    LocalChain(LocalChainCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LocalChainCommand {
+    /// Deploy the test stablecoins, PayoutRouter, InvoicePayments and vault to the anvil at
+    /// CORRIDOR_CHAIN_RPC_URL with anvil's public dev keys, register them with the watcher,
+    /// and print the settings `serve` needs. Does nothing if they are already there. Dev only.
+    Deploy,
 }
 
 #[derive(Debug, Subcommand)]
@@ -120,6 +131,16 @@ pub enum LedgerCommand {
     Check,
 }
 
+/// Every environment variable the binary reads: what deployment files may set.
+pub fn env_keys() -> Vec<&'static str> {
+    let mut keys = Vec::new();
+    keys.extend_from_slice(corridor_platform::config::ENV_KEYS);
+    keys.extend_from_slice(corridor_chain::config::ENV_KEYS);
+    keys.extend_from_slice(crate::chain_service::ENV_KEYS);
+    keys.extend_from_slice(&["CORRIDOR_SERVICES", "CORRIDOR_NEW_PASSWORD", "RUST_LOG"]);
+    keys
+}
+
 /// The built-in assets plus the stablecoins `CORRIDOR_CHAIN_TOKENS` names on the configured
 /// chain (`USDC=0x...,EURC=0x...`), for chains the built-in table does not know, such as a local
 /// or private test chain. Token decimals are the asset's.
@@ -178,6 +199,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             server::serve(state, services, CancellationToken::new()).await
         }
         Command::Migrate => admin::migrate(&state(config).await?).await,
+        Command::LocalChain(LocalChainCommand::Deploy) => {
+            anyhow::ensure!(
+                config.is_dev(),
+                "local-chain deploy uses anvil's public dev keys; refused under CORRIDOR_PROFILE=prod"
+            );
+            let chain = corridor_chain::ChainConfig::from_lookup(|k| std::env::var(k).ok())?
+                .context("local-chain deploy needs CORRIDOR_CHAIN_RPC_URL and CORRIDOR_CHAIN_ID")?;
+            let state = state(config).await?;
+            let keys = corridor_chain::local::DevKeys::well_known();
+            let (d, deployed) = corridor_chain::local::deploy_once(chain.rpc_url, &keys, dev::FLOAT_UNITS).await?;
+            dev::watch_local_contracts(&state, &d).await?;
+            println!("{}", if deployed { "deployed" } else { "already deployed" });
+            println!("CORRIDOR_CHAIN_TOKENS=USDC={},EURC={}", d.usdc, d.eurc);
+            println!("CORRIDOR_CHAIN_PAYOUT_ROUTER={}", d.payout_router);
+            println!(
+                "# InvoicePayments {}  vault {}  treasury {}",
+                d.invoice_payments, d.vault, d.treasury
+            );
+            Ok(())
+        }
         Command::Merchant(MerchantCommand::Create { name }) => {
             let id = admin::create_merchant(&state(config).await?, &name).await?;
             println!("{id}");

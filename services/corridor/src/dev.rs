@@ -17,6 +17,9 @@ use std::{
 use tokio_util::sync::CancellationToken;
 
 pub const DEV_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/corridor_dev";
+/// The test tokens minted to the PayoutRouter (the payout float) and the demo buyer:
+/// 1,000,000 tokens of 6 decimals.
+pub const FLOAT_UNITS: alloy::primitives::U256 = alloy::primitives::U256::from_limbs([1_000_000_000_000, 0, 0, 0]);
 const POSTGRES_START_WAIT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, clap::Args)]
@@ -152,8 +155,7 @@ impl Stack {
         let rpc_url: reqwest::Url = anvil.endpoint_url();
         println!("• anvil running at {rpc_url} (chain {})", anvil.chain_id());
         let keys = DevKeys::from_anvil(&anvil);
-        let float = alloy::primitives::U256::from(1_000_000_000_000u64); // 1,000,000 tokens of 6 decimals
-        let deployment = local::deploy(rpc_url.clone(), &keys, float).await?;
+        let deployment = local::deploy(rpc_url.clone(), &keys, FLOAT_UNITS).await?;
         println!(
             "• contracts deployed: USDC {} EURC {} PayoutRouter {} InvoicePayments {} vault {}",
             deployment.usdc, deployment.eurc, deployment.payout_router, deployment.invoice_payments, deployment.vault
@@ -218,6 +220,7 @@ impl Stack {
         crate::chain_service::ChainRuntime {
             chain: self.chain.clone(),
             signer: Some(std::sync::Arc::new(LocalKeySigner::new(self.keys.submitter.clone()))),
+            sender: Some(self.keys.submitter.address()),
             payout_router: Some(self.deployment.payout_router),
             attester: Some(std::sync::Arc::new(LocalKeySigner::new(self.keys.compliance.clone()))),
         }
@@ -244,7 +247,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
 
 /// The watcher follows the local tokens, InvoicePayments and the PayoutRouter, and records
 /// token transfers into or out of the treasury and the router.
-async fn watch_local_contracts(state: &AppState, d: &local::LocalDeployment) -> anyhow::Result<()> {
+pub async fn watch_local_contracts(state: &AppState, d: &local::LocalDeployment) -> anyhow::Result<()> {
     use corridor_chain::watcher::{watch_address, watch_contract};
     let mut conn = state.pool().acquire().await?;
     for (address, kind) in [
