@@ -8,93 +8,21 @@
 
 use alloy::{
     primitives::{Address, B256, U256},
-    providers::{Provider, ProviderBuilder},
-    rpc::types::Filter,
+    providers::ProviderBuilder,
 };
-use corridor_chain::{
-    bindings::TestStablecoin,
-    local::{self, DevKeys},
-};
-use corridor_e2e::{corridor_bin, free_port};
+use corridor_chain::{bindings::TestStablecoin, local};
+use corridor_e2e::{Gateway, free_port, fresh_database, key_hex, local_chain, router_records, wait_ready};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
 use std::{
     collections::HashMap,
-    path::Path,
-    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
 const DB: &str = "corridor_e2e_crash";
 const PAYOUTS: usize = 40;
 const KILLS: usize = 5;
-
-struct Gateway {
-    env: Vec<(String, String)>,
-    port: u16,
-    child: Option<Child>,
-}
-
-impl Gateway {
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(corridor_bin());
-        cmd.args(args).envs(self.env.iter().map(|(k, v)| (k, v)));
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        let out = self.command(args).output().expect("run corridor");
-        assert!(
-            out.status.success(),
-            "corridor {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    }
-
-    fn start(&mut self) {
-        let child = self
-            .command(&["serve"])
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn corridor serve");
-        self.child = Some(child);
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill(); // SIGKILL on unix: no shutdown path runs
-            let _ = child.wait();
-        }
-    }
-
-    fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-async fn wait_ready(http: &reqwest::Client, base: &str) {
-    // Polls a child process for readiness, with a deadline.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = http.get(format!("{base}/readyz")).send().await
-            && r.status().is_success()
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "the gateway did not become ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 fn recipient(i: usize) -> Address {
     Address::from_word(B256::from(U256::from(0x3000_0000u64 + i as u64)))
@@ -144,26 +72,11 @@ async fn create_payout(http: &reqwest::Client, base: &str, key: &str, i: usize) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn payouts_survive_sigkill_at_random_moments_each_paid_once_on_chain_and_posted_once() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let anvil = local::spawn_anvil(&root, None).expect("anvil (run npm ci in contracts/)");
-    let keys = DevKeys::from_anvil(&anvil);
-    let deployment = local::deploy(anvil.endpoint_url(), &keys, U256::from(10u64.pow(12)))
-        .await
-        .unwrap();
+    let (anvil, keys, deployment) = local_chain().await;
 
-    let mut admin = PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres")
-        .await
-        .expect("Postgres at 127.0.0.1:5432 (tests/run.sh starts it)");
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {DB} WITH (FORCE)"),
-        format!("CREATE DATABASE {DB}"),
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await.unwrap();
-    }
+    fresh_database(DB).await;
 
     let port = free_port();
-    let hex = |k: &alloy::signers::local::PrivateKeySigner| format!("0x{}", alloy::hex::encode(k.to_bytes()));
     let env = [
         (
             "CORRIDOR_DATABASE_URL",
@@ -173,8 +86,8 @@ async fn payouts_survive_sigkill_at_random_moments_each_paid_once_on_chain_and_p
         ("CORRIDOR_CHAIN_RPC_URL", anvil.endpoint()),
         ("CORRIDOR_CHAIN_ID", local::LOCAL_CHAIN_ID.to_string()),
         ("CORRIDOR_CHAIN_FINALITY", "2".into()),
-        ("CORRIDOR_CHAIN_SUBMITTER_KEY", hex(&keys.submitter)),
-        ("CORRIDOR_COMPLIANCE_SIGNER_KEY", hex(&keys.compliance)),
+        ("CORRIDOR_CHAIN_SUBMITTER_KEY", key_hex(&keys.submitter)),
+        ("CORRIDOR_COMPLIANCE_SIGNER_KEY", key_hex(&keys.compliance)),
         (
             "CORRIDOR_CHAIN_PAYOUT_ROUTER",
             format!("{:#x}", deployment.payout_router),
@@ -308,16 +221,7 @@ async fn payouts_survive_sigkill_at_random_moments_each_paid_once_on_chain_and_p
             "recipient {i}"
         );
     }
-    let logs = provider
-        .get_logs(&Filter::new().address(deployment.payout_router).from_block(0))
-        .await
-        .unwrap();
-    let mut per_payout: HashMap<[u8; 16], usize> = HashMap::new();
-    for log in &logs {
-        if let Some(ev) = corridor_chain::router::decode_executed(log.topics(), &log.data().data) {
-            *per_payout.entry(ev.payout_id.0).or_default() += 1;
-        }
-    }
+    let per_payout = router_records(anvil.endpoint_url(), deployment.payout_router).await;
     assert_eq!(per_payout.len(), PAYOUTS, "one on-chain payout record per payout");
     assert!(
         per_payout.values().all(|n| *n == 1),

@@ -5,7 +5,7 @@ use std::{
     path::PathBuf,
     process::{Child, Command, Stdio},
     sync::mpsc,
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 /// The corridor binary cargo built next to this test (target/<profile>/corridor).
@@ -146,4 +146,132 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
+}
+
+/// `corridor` run as a child process with a fixed environment: admin commands, or `serve`
+/// started, SIGKILLed and restarted.
+pub struct Gateway {
+    pub env: Vec<(String, String)>,
+    pub port: u16,
+    pub child: Option<Child>,
+}
+
+impl Gateway {
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(corridor_bin());
+        cmd.args(args).envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> String {
+        let out = self.command(args).output().expect("run corridor");
+        assert!(
+            out.status.success(),
+            "corridor {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    pub fn start(&mut self) {
+        let child = self
+            .command(&["serve"])
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn corridor serve");
+        self.child = Some(child);
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill(); // SIGKILL on unix: no shutdown path runs
+            let _ = child.wait();
+        }
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls a child process's `/readyz` until it answers 200, at most a minute.
+pub async fn wait_ready(http: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = http.get(format!("{base}/readyz")).send().await
+            && r.status().is_success()
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the gateway did not become ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A real anvil (one-second blocks) with the Corridor contracts deployed and funded.
+pub async fn local_chain() -> (
+    alloy::node_bindings::AnvilInstance,
+    corridor_chain::local::DevKeys,
+    corridor_chain::local::LocalDeployment,
+) {
+    use corridor_chain::local;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let anvil = local::spawn_anvil(&root, None).expect("anvil (run npm ci in contracts/)");
+    let keys = local::DevKeys::from_anvil(&anvil);
+    let deployment = local::deploy(
+        anvil.endpoint_url(),
+        &keys,
+        alloy::primitives::U256::from(10u64.pow(12)),
+    )
+    .await
+    .unwrap();
+    (anvil, keys, deployment)
+}
+
+/// Drops and creates a database on the local server.
+pub async fn fresh_database(name: &str) {
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres")
+        .await
+        .expect("Postgres at 127.0.0.1:5432 (tests/run.sh starts it)");
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await.unwrap();
+    }
+}
+
+/// A key as the `CORRIDOR_*_KEY` settings take it.
+pub fn key_hex(key: &alloy::signers::local::PrivateKeySigner) -> String {
+    format!("0x{}", alloy::hex::encode(key.to_bytes()))
+}
+
+/// How many on-chain payout records the PayoutRouter emitted per payout id.
+pub async fn router_records(
+    rpc: reqwest::Url,
+    router: alloy::primitives::Address,
+) -> std::collections::HashMap<[u8; 16], usize> {
+    use alloy::providers::{Provider, ProviderBuilder};
+    let provider = ProviderBuilder::new().connect_http(rpc);
+    let logs = provider
+        .get_logs(&alloy::rpc::types::Filter::new().address(router).from_block(0))
+        .await
+        .unwrap();
+    let mut per_payout = std::collections::HashMap::new();
+    for log in &logs {
+        if let Some(ev) = corridor_chain::router::decode_executed(log.topics(), &log.data().data) {
+            *per_payout.entry(ev.payout_id.0).or_default() += 1;
+        }
+    }
+    per_payout
 }
