@@ -33,6 +33,9 @@ if grep -E '^name = "(openssl-sys|openssl|native-tls)"$' Cargo.lock; then
   echo "Cargo.lock contains a banned crate: TLS must stay on rustls + ring"; exit 1
 fi
 
+step "Benchmark document has a generated block per benchmark (tests/bench.sh runs them)"
+tests/bench.sh --check
+
 step "Rust formatting"
 cargo fmt --all -- --check
 

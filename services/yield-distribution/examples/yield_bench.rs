@@ -79,23 +79,31 @@ fn main() {
 
     let net: u128 = plan.allocations.iter().map(|a| a.net_units).sum();
     assert_eq!(net + plan.platform_units + plan.partner_units, gross as u128);
+    println!("| measure | value | goal |");
+    println!("|---|---:|---|");
     println!(
-        "accounts {accounts}, days {days}, events {}, eligible {}",
+        "| accounts / events / eligible | {accounts} / {} / {} | |",
         changes.len(),
         eligible.len()
     );
     println!(
-        "generate history   {:>8.3} s (not part of the goal)",
+        "| generate the history (not timed for the goal) | {:.3} s | |",
         generated.as_secs_f64()
     );
-    println!("attribute (TWAB)   {:>8.3} s", attributed.as_secs_f64());
-    println!("allocate (split)   {:>8.3} s", allocated.as_secs_f64());
     println!(
-        "attribute+allocate {:>8.3} s  (goal <= 10 s)",
+        "| attribution (balance-seconds) | {:.3} s | |",
+        attributed.as_secs_f64()
+    );
+    println!(
+        "| allocation (waterfall + split) | {:.3} s | |",
+        allocated.as_secs_f64()
+    );
+    println!(
+        "| attribution + allocation, {days} days | {:.3} s | at most 10 s (in memory) |",
         (attributed + allocated).as_secs_f64()
     );
     println!(
-        "check: net {net} + platform {} + partner {} = gross {gross}",
+        "| check: net + platform + partner = gross | {net} + {} + {} = {gross} | exact |",
         plan.platform_units, plan.partner_units
     );
 }
