@@ -17,13 +17,16 @@ pub fn verify(secret: &str, id: &str, timestamp: &str, signatures: &str, body: &
     if (now - sent_at).abs() > TOLERANCE_SECS {
         return false;
     }
-    signatures.split(' ').filter_map(|s| s.strip_prefix("v1,")).any(|signature| {
-        let Ok(given) = STANDARD.decode(signature) else {
-            return false;
-        };
-        let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key length");
-        mac.update(format!("{id}.{timestamp}.").as_bytes());
-        mac.update(body);
-        mac.verify_slice(&given).is_ok() // constant-time comparison
-    })
+    signatures
+        .split(' ')
+        .filter_map(|s| s.strip_prefix("v1,"))
+        .any(|signature| {
+            let Ok(given) = STANDARD.decode(signature) else {
+                return false;
+            };
+            let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key length");
+            mac.update(format!("{id}.{timestamp}.").as_bytes());
+            mac.update(body);
+            mac.verify_slice(&given).is_ok() // constant-time comparison
+        })
 }

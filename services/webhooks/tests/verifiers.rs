@@ -49,7 +49,14 @@ fn cases() -> Vec<Case> {
     tampered[40] ^= 1;
     let mut all = vec![
         case("genuine", &secret, NOW, sign(&key, NOW, &body), &body, true),
-        case("within tolerance", &secret, NOW - 299, sign(&key, NOW - 299, &body), &body, true),
+        case(
+            "within tolerance",
+            &secret,
+            NOW - 299,
+            sign(&key, NOW - 299, &body),
+            &body,
+            true,
+        ),
         case(
             "rotation: old and new signature",
             &old,
@@ -60,9 +67,30 @@ fn cases() -> Vec<Case> {
         ),
         case("body changed", &secret, NOW, sign(&key, NOW, &body), &tampered, false),
         case("wrong secret", &other, NOW, sign(&key, NOW, &body), &body, false),
-        case("stale timestamp", &secret, NOW - 301, sign(&key, NOW - 301, &body), &body, false),
-        case("future timestamp", &secret, NOW + 301, sign(&key, NOW + 301, &body), &body, false),
-        case("unknown version only", &secret, NOW, sign(&key, NOW, &body).replacen("v1,", "v2,", 1), &body, false),
+        case(
+            "stale timestamp",
+            &secret,
+            NOW - 301,
+            sign(&key, NOW - 301, &body),
+            &body,
+            false,
+        ),
+        case(
+            "future timestamp",
+            &secret,
+            NOW + 301,
+            sign(&key, NOW + 301, &body),
+            &body,
+            false,
+        ),
+        case(
+            "unknown version only",
+            &secret,
+            NOW,
+            sign(&key, NOW, &body).replacen("v1,", "v2,", 1),
+            &body,
+            false,
+        ),
     ];
     all.push(Case {
         timestamp: "12ab".into(),
@@ -149,6 +177,9 @@ fn the_guide_shows_each_verifier_exactly_as_tested() {
     let guide = std::fs::read_to_string(verifiers_dir().join("../webhooks.md")).unwrap();
     for file in ["verify.rs", "verify.py", "verify.mjs"] {
         let code = std::fs::read_to_string(verifiers_dir().join(file)).unwrap();
-        assert!(guide.contains(code.trim_end()), "docs/guides/webhooks.md does not show {file} as it is");
+        assert!(
+            guide.contains(code.trim_end()),
+            "docs/guides/webhooks.md does not show {file} as it is"
+        );
     }
 }
