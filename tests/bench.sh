@@ -35,18 +35,18 @@ if $check; then
   exit 0
 fi
 
-# The command each benchmark runs (sizes smaller with --quick).
+# What each benchmark runs: the release build of its program (built once below, so no run
+# recompiles with another feature set) and its arguments; sizes are smaller with --quick.
 command_for() {
+  local bin=target/release/examples
   case "$1" in
-    gas) echo "cargo run --release --locked -p corridor-chain --example gas_report" ;;
-    burst) echo "cargo run --release --locked -p corridor-chain --example burst_bench" ;;
-    payouts) echo "cargo run --release --locked -p corridor --example payout_load" ;;
-    screening) if $quick; then echo "PERTURBED=2000 CLEAN=2000 BRUTE=400 cargo run --release --locked -p corridor-compliance --example screening_bench";
-               else echo "BRUTE=2000 cargo run --release --locked -p corridor-compliance --example screening_bench"; fi ;;
-    yield) if $quick; then echo "cargo run --release --locked -p corridor-yield-distribution --example yield_bench 100000 30";
-           else echo "cargo run --release --locked -p corridor-yield-distribution --example yield_bench 1000000 30"; fi ;;
-    reconciliation) if $quick; then echo "cargo run --release --locked -p corridor-reconciliation --example recon_bench 100000";
-                    else echo "cargo run --release --locked -p corridor-reconciliation --example recon_bench 1000000"; fi ;;
+    gas) echo "$bin/gas_report" ;;
+    burst) echo "$bin/burst_bench" ;;
+    payouts) echo "$bin/payout_load" ;;
+    screening) if $quick; then echo "PERTURBED=2000 CLEAN=2000 BRUTE=400 $bin/screening_bench";
+               else echo "BRUTE=2000 $bin/screening_bench"; fi ;;
+    yield) if $quick; then echo "$bin/yield_bench 100000 30"; else echo "$bin/yield_bench 1000000 30"; fi ;;
+    reconciliation) if $quick; then echo "$bin/recon_bench 100000"; else echo "$bin/recon_bench 1000000"; fi ;;
   esac
 }
 
@@ -60,9 +60,9 @@ fi
 command -v pgbench >/dev/null || { echo "pgbench is needed for the payouts benchmark (Debian: postgresql-client)"; exit 1; }
 export SQLX_OFFLINE=true
 
-echo "==> Building the benchmark programs (release)"
-cargo build --release --locked -p corridor-chain -p corridor -p corridor-compliance \
-  -p corridor-yield-distribution -p corridor-reconciliation --examples
+BUILD="cargo build --release --locked -p corridor-chain -p corridor -p corridor-compliance -p corridor-yield-distribution -p corridor-reconciliation --examples"
+echo "==> Building the benchmark programs (release): $BUILD"
+$BUILD
 
 OUT="$ROOT/target/bench"
 mkdir -p "$OUT"
@@ -81,7 +81,7 @@ for name in "${picked[@]}"; do
   # that are not table rows are progress notes, kept in target/bench/$name.log.
   env bash -c "$cmd" >"$OUT/$name.log"
   {
-    echo "Last run $when, $size, by \`tests/bench.sh\`, which ran \`$cmd\`."
+    echo "Last run $when, $size, by \`tests/bench.sh\`, which built the programs with \`$BUILD\` and ran \`$cmd\`."
     echo "Machine: $machine."
     echo
     grep '^|' "$OUT/$name.log"
