@@ -24,6 +24,13 @@ psql -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'corridor_test'
 step "Foundry tools and solc (pinned in contracts/package-lock.json)"
 (cd contracts && { [ -x node_modules/.bin/forge ] || npm ci --no-audit --no-fund; })
 
+step "Browser tests' tools: Debian's Chromium and playwright-core (pinned in tests/browser/package-lock.json)"
+if ! command -v chromium >/dev/null; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+(cd tests/browser && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund; })
+
 step "Contracts: build, test, and check the artifacts Rust binds are fresh"
 (cd contracts && ./node_modules/.bin/forge build && ./node_modules/.bin/forge test)
 python3 contracts/script/export-artifacts.py --check

@@ -275,3 +275,15 @@ pub async fn router_records(
     }
     per_payout
 }
+
+/// GET a JSON document with a bearer token (panics on a transport or decoding error).
+pub async fn get_json(http: &reqwest::Client, url: &str, bearer: &str) -> serde_json::Value {
+    http.get(url)
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}

@@ -19,6 +19,7 @@ pub fn all_services(chain: Option<crate::chain_service::ChainRuntime>) -> Vec<Se
         corridor_compliance::service(),
         corridor_reconciliation::service(),
         corridor_yield_distribution::service(),
+        corridor_console::service(),
     ];
     services.extend(chain.map(crate::chain_service::service));
     services

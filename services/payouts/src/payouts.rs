@@ -380,20 +380,7 @@ pub async fn get_payout(
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::not_found("payout"))?;
-    let timeline = db::timeline(&mut conn, id)
-        .await
-        .map_err(ApiError::internal)?
-        .into_iter()
-        .map(|t| TimelineEvent {
-            status: t.status,
-            at: t.at,
-            detail: t.detail,
-        })
-        .collect();
-    Ok(ApiJson(PayoutView {
-        timeline: Some(timeline),
-        ..row.into()
-    }))
+    Ok(ApiJson(with_timeline(&mut conn, row).await?))
 }
 
 /// Statuses from which a payout can still be canceled: nothing has been signed for it yet.
@@ -601,4 +588,24 @@ pub async fn export_payouts(
         truncated,
         out,
     ))
+}
+
+/// A payout as the API shows it, with its timeline (the screening reasons and their evidence,
+/// each status change).
+pub async fn with_timeline(conn: &mut sqlx::PgConnection, row: db::PayoutRow) -> Result<PayoutView, ApiError> {
+    let id = PayoutId::from_uuid(row.id);
+    let timeline = db::timeline(conn, id)
+        .await
+        .map_err(ApiError::internal)?
+        .into_iter()
+        .map(|t| TimelineEvent {
+            status: t.status,
+            at: t.at,
+            detail: t.detail,
+        })
+        .collect();
+    Ok(PayoutView {
+        timeline: Some(timeline),
+        ..row.into()
+    })
 }

@@ -104,13 +104,13 @@ pub async fn get_review(
         .ok_or_else(|| ApiError::not_found("payout"))?;
     let approvals = db::approvals(&mut conn, id).await?;
     Ok(ApiJson(ReviewView::new(
-        PayoutView::from(row),
+        crate::payouts::with_timeline(&mut conn, row).await?,
         state.config().compliance.review_approvals,
         approvals,
     )))
 }
 
-/// Held payouts of every merchant, oldest first.
+/// Held payouts of every merchant, oldest first, each with its timeline (why it was held).
 #[utoipa::path(get, path = "/v1/compliance/payout-reviews", tag = "compliance", params(PageQuery),
     security(("console_session" = [])),
     responses((status = 200, body = Page<PayoutView>), (status = 403, body = corridor_platform::error::Problem)))]
@@ -125,12 +125,12 @@ pub async fn list_held(
     let rows = db::held_payouts(&mut conn, after, i64::from(limit) + 1)
         .await
         .map_err(ApiError::internal)?;
-    Ok(ApiJson(Page::from_rows(
-        rows,
-        limit,
-        |r| PayoutId::from_uuid(r.id).to_string(),
-        PayoutView::from,
-    )))
+    // Each with its timeline, which says why it was held (at most a page of them).
+    let mut views = Vec::with_capacity(rows.len());
+    for row in rows {
+        views.push(crate::payouts::with_timeline(&mut conn, row).await?);
+    }
+    Ok(ApiJson(Page::from_rows(views, limit, |v| v.id.to_string(), |v| v)))
 }
 
 /// Approve or reject a held payout. An approval counts once per reviewer; the payout is

@@ -513,6 +513,18 @@ async fn a_held_payout_needs_two_distinct_approvers_and_one_rejection_stops_it(p
         ),
         (json!("held"), json!(1))
     );
+    // The case and the queue carry the timeline, which says why each payout was held.
+    let held_for = |payout: &serde_json::Value| payout["timeline"].to_string().contains("amount_review_threshold");
+    assert!(held_for(&read.body["payout"]), "{}", read.body);
+    let queue = app
+        .send(Method::GET, "/v1/compliance/payout-reviews", &bob, None, None)
+        .await;
+    assert_eq!(queue.body["data"].as_array().unwrap().len(), 2, "{}", queue.body);
+    assert!(
+        queue.body["data"].as_array().unwrap().iter().all(held_for),
+        "{}",
+        queue.body
+    );
 
     // A second, different reviewer approves it.
     let res = app.send(Method::POST, &path, &bob, None, approve()).await;

@@ -45,6 +45,9 @@ pub struct Config {
     pub payouts: PayoutPolicy,
     pub compliance: CompliancePolicy,
     pub invoices: InvoicePolicy,
+    /// Where the web console calls the JSON API (the payouts service's review endpoints).
+    /// `None`: the host the browser reached, which is right when one process serves both.
+    pub console_api_url: Option<String>,
 }
 
 /// Payout settings every instance must agree on.
@@ -139,6 +142,7 @@ pub const ENV_KEYS: &[&str] = &[
     "CORRIDOR_SANCTIONS_MAX_AGE_HOURS",
     "CORRIDOR_REVIEW_APPROVALS",
     "CORRIDOR_INVOICE_SECRET",
+    "CORRIDOR_CONSOLE_API_URL",
 ];
 
 pub const DEV_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/corridor";
@@ -301,6 +305,18 @@ impl Config {
         let invoices = InvoicePolicy {
             secret: Secret::new(invoice_secret),
         };
+        let console_api_url = match get("CORRIDOR_CONSOLE_API_URL") {
+            Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+                Some(u.trim_end_matches('/').to_owned())
+            }
+            Some(u) => {
+                return Err(err(
+                    "CORRIDOR_CONSOLE_API_URL",
+                    format!("expected an http:// or https:// URL, got {u:?}"),
+                ));
+            }
+            None => None,
+        };
         Ok(Config {
             profile,
             listen_addr,
@@ -314,6 +330,7 @@ impl Config {
             payouts,
             compliance,
             invoices,
+            console_api_url,
         })
     }
 

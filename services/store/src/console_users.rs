@@ -68,3 +68,15 @@ pub async fn find_by_email(conn: &mut PgConnection, email: &str) -> Result<Optio
     .await?;
     Ok(row.map(ConsoleUserRow::from))
 }
+
+pub async fn find(conn: &mut PgConnection, id: ConsoleUserId) -> Result<Option<ConsoleUserRow>, StoreError> {
+    let row = sqlx::query_as!(
+        DbConsoleUser,
+        r#"SELECT id, email, password_hash, role, merchant_id, disabled_at IS NOT NULL AS "disabled!"
+             FROM platform.console_users WHERE id = $1"#,
+        id.as_uuid(),
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(ConsoleUserRow::from))
+}

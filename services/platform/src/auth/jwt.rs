@@ -147,16 +147,16 @@ impl ConsoleAuth {
     }
 }
 
-fn session_cookie(parts: &Parts) -> Option<&str> {
-    parts
-        .headers
+/// A request cookie's value by name (the first non-empty one of that name).
+pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .find_map(|pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            (name == SESSION_COOKIE).then_some(value)
+            let (k, v) = pair.trim().split_once('=')?;
+            (k == name && !v.is_empty()).then_some(v)
         })
 }
 
@@ -170,7 +170,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
         let token = super::api_key::bearer(parts)
-            .or_else(|| session_cookie(parts))
+            .or_else(|| cookie(&parts.headers, SESSION_COOKIE))
             .ok_or_else(|| ApiError::unauthorized("log in first: no session token"))?;
         let claims = state.jwt().verify(token)?;
         let user_id =

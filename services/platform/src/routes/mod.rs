@@ -27,3 +27,4 @@ pub fn router(state: AppState) -> OpenApiRouter {
 pub use api_keys::{ApiKeyCreated, ApiKeyView, Mandate, create as api_keys_create};
 pub use balances::{AssetBalance, Balances};
 pub use sandbox::{SandboxCredit, credit as sandbox_credit};
+pub use sessions::{Session, login};

@@ -30,29 +30,34 @@ pub async fn create_session(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<(StatusCode, ApiJson<Session>), ApiError> {
+    let session = login(&state, &req.email, &req.password).await?;
+    Ok((StatusCode::CREATED, ApiJson(session)))
+}
+
+/// Checks a console user's password and issues a session token (also used by the console's
+/// login form). Unknown email, disabled user and wrong password get the same answer, in about
+/// the same time.
+pub async fn login(state: &AppState, email: &str, password_given: &str) -> Result<Session, ApiError> {
     let refused = || ApiError::unauthorized("the email or password is wrong");
     let mut conn = state.pool().acquire().await.map_err(ApiError::internal)?;
-    let user = console_users::find_by_email(&mut conn, req.email.trim()).await?;
+    let user = console_users::find_by_email(&mut conn, email.trim()).await?;
     drop(conn);
     let Some(user) = user.filter(|u| !u.disabled) else {
-        password::burn_time(&req.password);
+        password::burn_time(password_given);
         return Err(refused());
     };
-    if !password::verify(&req.password, &user.password_hash) {
+    if !password::verify(password_given, &user.password_hash) {
         return Err(refused());
     }
     let role = Role::parse(&user.role).ok_or_else(|| ApiError::internal(format!("unknown role {}", user.role)))?;
     let (token, expires_at) = state
         .jwt()
         .issue(user.id, role, user.merchant_id, state.clock().now())?;
-    Ok((
-        StatusCode::CREATED,
-        ApiJson(Session {
-            token,
-            expires_at,
-            role,
-        }),
-    ))
+    Ok(Session {
+        token,
+        expires_at,
+        role,
+    })
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
