@@ -3,6 +3,7 @@
 // would see; the first failed check exits non-zero with what was on the page.
 //
 // Environment: BASE_URL, PASSWORD (of the seeded console users), PAYOUT_ID (a held payout),
+// STATEMENT_FILE (a camt.053 file) and ORDER_ID (the ramp order its line belongs to),
 // SCREENSHOTS (a directory), CHROMIUM (default /usr/bin/chromium).
 // Prints one JSON line: {"api_key": "<the secret the merchant saw once>"}.
 
@@ -117,6 +118,26 @@ try {
   check(forbidden.status() === 403, "a merchant cannot open compliance pages", `status ${forbidden.status()}`);
   check((await text(page)).includes("Not available to your role"), "and is told why");
   await page.screenshot({ path: `${shots}/forbidden.png`, fullPage: true });
+
+  // Treasury imports a camt.053 statement, runs a reconciliation and resolves the exception by
+  // matching the unexplained bank line to its order by hand.
+  await signIn(page, "treasury@corridor.local", password);
+  await page.waitForURL(/\/console\/treasury\/reconciliation$/);
+  await page.getByLabel(/^Statement file/).setInputFiles(process.env.STATEMENT_FILE);
+  await page.getByRole("button", { name: "Import" }).click();
+  const imported = await text(page);
+  check(imported.includes("camt.053 with 1 line(s)"), "the statement is imported", imported);
+  await page.getByRole("button", { name: "Reconcile" }).click();
+  const run = await text(page);
+  check(run.includes("unknown_deposit") && run.includes("bank_only"), "the unexplained bank line is an exception", run);
+  await page.screenshot({ path: `${shots}/reconciliation-exceptions.png`, fullPage: true });
+  await page.getByLabel("Ramp order").selectOption(process.env.ORDER_ID);
+  await page.getByLabel(/^Reason/).fill("RampCo confirmed: fee taken from the transfer");
+  await page.getByRole("button", { name: "Match" }).click();
+  const matched = await text(page);
+  check(matched.includes("by hand"), "the match is recorded", matched);
+  check(matched.includes('"bank_only":0') && matched.includes("matched by hand"), "the bank line is no longer unexplained: the order carries it", matched);
+  await page.screenshot({ path: `${shots}/reconciliation-matched.png`, fullPage: true });
 
   // An expired (here: invalid) session goes back to the login form with a notice.
   await context.addCookies([{ name: "corridor_session", value: "expired.token.value", url: base }]);

@@ -2,6 +2,7 @@
 //! by playwright-core, tests/browser/console.mjs) against a `corridor dev` stack: an officer
 //! approves a held payout, the same officer cannot approve twice, a second officer approves
 //! and the payout completes on anvil; a merchant creates an API key and sees it only once;
+//! treasury uploads a camt.053 file and resolves its exception by matching it by hand;
 //! wrong passwords, a forged form, a merchant on a compliance page and an ended session are
 //! refused. Screenshots of the main pages go to target/console-screenshots/.
 
@@ -70,9 +71,47 @@ async fn officers_approve_in_the_browser_and_a_merchant_sees_its_new_key_once() 
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
+    // Treasury's books: a bank account and an on-ramp order whose bank line will arrive with a
+    // fee deducted and no reference, so only a person can match it.
+    let login: serde_json::Value = http
+        .post(format!("{}/v1/console/sessions", stack.base_url))
+        .json(&serde_json::json!({ "email": "treasury@corridor.local", "password": password }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let treasury = login["token"].as_str().unwrap().to_owned();
+    let post = |path: &str, body: serde_json::Value| {
+        let (http, url, token) = (http.clone(), format!("{}{path}", stack.base_url), treasury.clone());
+        async move {
+            let res = http.post(url).bearer_auth(token).json(&body).send().await.unwrap();
+            assert_eq!(res.status(), 201);
+            res.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let iban = "DE89370400440532013000";
+    let account = post(
+        "/v1/treasury/reconciliation/bank-accounts",
+        serde_json::json!({ "account": iban, "currency": "EUR", "name": "Ramp EUR", "partner": "RampCo" }),
+    )
+    .await;
+    let today = chrono_today();
+    let order = post(
+        "/v1/treasury/reconciliation/ramp-orders",
+        serde_json::json!({ "direction": "on", "partner": "RampCo", "bank_account_id": account["id"],
+            "fiat_amount": "920.00", "asset": "USDC", "chain_id": 31337, "token_amount": "1000",
+            "chain_address": "0x00000000000000000000000000000000000000aa", "reference": "RAMP-E2E-1",
+            "expected_on": today }),
+    )
+    .await;
+    let statement = std::env::temp_dir().join(format!("corridor-e2e-{}.xml", std::process::id()));
+    std::fs::write(&statement, camt053(iban, &today, "919.50")).unwrap();
+
     let shots = root.join("target/console-screenshots");
     let out = tokio::task::spawn_blocking({
-        let (base, id) = (stack.base_url.clone(), id.clone());
+        let (base, id, statement, order) = (stack.base_url.clone(), id.clone(), statement.clone(), order.clone());
         move || {
             Command::new("node")
                 .arg("console.mjs")
@@ -80,6 +119,8 @@ async fn officers_approve_in_the_browser_and_a_merchant_sees_its_new_key_once() 
                 .env("BASE_URL", base)
                 .env("PASSWORD", password)
                 .env("PAYOUT_ID", id)
+                .env("STATEMENT_FILE", &statement)
+                .env("ORDER_ID", order["id"].as_str().unwrap())
                 .env("SCREENSHOTS", &shots)
                 .env("CHROMIUM", chromium)
                 .output()
@@ -129,4 +170,35 @@ async fn officers_approve_in_the_browser_and_a_merchant_sees_its_new_key_once() 
         "{timeline}"
     );
     drop(stack);
+}
+
+/// Today's date (UTC) as YYYY-MM-DD, from the system clock.
+fn chrono_today() -> String {
+    let out = Command::new("date").args(["-u", "+%Y-%m-%d"]).output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A one-line camt.053: RampCo's credit, booked today, without a reference.
+fn camt053(iban: &str, day: &str, amount: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08">
+  <BkToCstmrStmt>
+    <GrpHdr><MsgId>E2E-{day}</MsgId><CreDtTm>{day}T18:00:00</CreDtTm></GrpHdr>
+    <Stmt>
+      <Id>E2E-STMT-{day}</Id>
+      <Acct><Id><IBAN>{iban}</IBAN></Id><Ccy>EUR</Ccy></Acct>
+      <Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">0.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>{day}</Dt></Dt></Bal>
+      <Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">{amount}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>{day}</Dt></Dt></Bal>
+      <Ntry>
+        <Amt Ccy="EUR">{amount}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>
+        <BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt>
+        <AcctSvcrRef>BANK-E2E-1</AcctSvcrRef>
+        <NtryDtls><TxDtls><RltdPties><Dbtr><Nm>RampCo GmbH</Nm></Dbtr></RltdPties></TxDtls></NtryDtls>
+      </Ntry>
+    </Stmt>
+  </BkToCstmrStmt>
+</Document>
+"#
+    )
 }

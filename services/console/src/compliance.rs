@@ -3,6 +3,7 @@
 //! session, so the API's role checks and four-eyes rules decide, never the console.
 
 use crate::{
+    api::{ApiRequest, api, text},
     session::{Session, csrf_ok, csrf_refused},
     views::{
         self, ApprovalRow, Bar, HitRow, PayoutFacts, QueueRow, ReasonView, ReviewPage, ReviewsPage, RuleOption,
@@ -18,12 +19,10 @@ use axum::{
 use corridor_platform::{AppState, auth::Role};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::{sync::LazyLock, time::Duration};
 
 const COMPLIANCE: &[Role] = &[Role::ComplianceOfficer, Role::ComplianceLead];
 /// The queue page shows this many held payouts, oldest first.
 const QUEUE_ROWS_MAX: u32 = 100;
-const API_TIMEOUT: Duration = Duration::from_secs(10);
 /// Timeline details are shown up to this many characters.
 const DETAIL_CHARS_MAX: usize = 400;
 
@@ -33,60 +32,6 @@ const RULES: [(&str, &str); 3] = [
     ("amount_review_threshold", "Amount at or above the review threshold"),
     ("travel_rule_data_missing", "Travel-rule data missing"),
 ];
-
-static HTTP: LazyLock<reqwest::Client> = LazyLock::new(|| {
-    reqwest::Client::builder()
-        .timeout(API_TIMEOUT)
-        .build()
-        .expect("an HTTP client")
-});
-
-/// Where the JSON API is: `CORRIDOR_CONSOLE_API_URL`, or this process on loopback.
-fn api_base(state: &AppState) -> Result<String, Response> {
-    if let Some(url) = &state.config().console_api_url {
-        return Ok(url.clone());
-    }
-    match state.config().listen_addr.port() {
-        0 => Err(views::problem_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The console is not configured",
-            "Set CORRIDOR_CONSOLE_API_URL to the address of the payouts API.",
-        )),
-        port => Ok(format!("http://127.0.0.1:{port}")),
-    }
-}
-
-/// Calls the API as the signed-in officer. A 401 means the session ended meanwhile.
-async fn api(state: &AppState, session: &Session, request: ApiRequest<'_>) -> Result<(StatusCode, Value), Response> {
-    let base = api_base(state)?;
-    let builder = match request {
-        ApiRequest::Get(path) => HTTP.get(format!("{base}{path}")),
-        ApiRequest::Post(path, body) => HTTP.post(format!("{base}{path}")).json(&body),
-    };
-    let res = builder.bearer_auth(&session.token).send().await.map_err(|e| {
-        tracing::warn!(error = %e, "console: the API did not answer");
-        views::unavailable()
-    })?;
-    let status = res.status();
-    if status == StatusCode::UNAUTHORIZED {
-        return Err(Redirect::to("/console/login?expired=1").into_response());
-    }
-    let body = res.json().await.unwrap_or(Value::Null);
-    Ok((status, body))
-}
-
-enum ApiRequest<'a> {
-    Get(&'a str),
-    Post(&'a str, Value),
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
 
 /// The screening reasons recorded on a payout's timeline, each once.
 fn reason_rules(payout: &Value) -> Vec<String> {

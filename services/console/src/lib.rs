@@ -1,16 +1,19 @@
 //! The web console under `/console`: server-rendered pages (askama, escaped by default) with one
 //! local stylesheet and no JavaScript. Login issues the platform's session JWT in an HttpOnly,
 //! Secure, SameSite=Strict cookie; every form is protected by a double-submit CSRF token; each
-//! role sees only its pages (others get a 403 page). Compliance pages act through the payouts
-//! service's JSON API over HTTP; merchant pages use the platform's own functions.
+//! role sees only its pages (others get a 403 page). Compliance and treasury pages act through
+//! the JSON API over HTTP with the user's session; merchant pages use the platform's own
+//! functions.
 
 // Page helpers return `Result<_, Response>`: the error is the page to show, returned by the
 // handler at once, so boxing it would only add an allocation.
 #![allow(clippy::result_large_err)]
 
+mod api;
 mod compliance;
 mod merchant;
 pub mod session;
+mod treasury;
 mod views;
 
 use axum::{
@@ -55,6 +58,10 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         )
         .route("/console/merchant/api-keys", get(merchant::list).post(merchant::create))
         .route("/console/merchant/api-keys/{id}/revoke", post(merchant::revoke))
+        .route("/console/treasury/reconciliation", get(treasury::overview))
+        .route("/console/treasury/statements", post(treasury::upload))
+        .route("/console/treasury/runs", post(treasury::run))
+        .route("/console/treasury/manual-match", post(treasury::manual_match))
         .with_state(state)
 }
 
@@ -74,7 +81,8 @@ fn home_of(role: Role) -> &'static str {
     match role {
         Role::ComplianceOfficer | Role::ComplianceLead => "/console/compliance/reviews",
         Role::MerchantAdmin => "/console/merchant/api-keys",
-        Role::Treasury | Role::PlatformAdmin => "/console/home",
+        Role::Treasury => "/console/treasury/reconciliation",
+        Role::PlatformAdmin => "/console/home",
     }
 }
 

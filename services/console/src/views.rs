@@ -35,7 +35,11 @@ impl Bar {
                 href: "/console/merchant/api-keys",
                 label: "API keys",
             }],
-            Role::Treasury | Role::PlatformAdmin => Vec::new(),
+            Role::Treasury => vec![NavItem {
+                href: "/console/treasury/reconciliation",
+                label: "Reconciliation",
+            }],
+            Role::PlatformAdmin => Vec::new(),
         };
         Bar {
             signed_in: true,
@@ -216,6 +220,37 @@ pub struct ApiKeysPage {
     pub secret: String,
     pub secret_name: String,
     pub error: String,
+}
+
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+}
+
+pub struct ResultRow {
+    pub status: String,
+    pub exceptions: Vec<String>,
+    pub order: String,
+    pub bank_line: String,
+    pub transfer: String,
+    pub detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "treasury.html")]
+pub struct TreasuryPage {
+    pub title: &'static str,
+    pub bar: Bar,
+    pub notice: String,
+    pub error: String,
+    pub from: String,
+    pub to: String,
+    pub has_run: bool,
+    pub run_id: String,
+    pub summary: String,
+    pub results: Vec<ResultRow>,
+    pub orders: Vec<Choice>,
+    pub bank_lines: Vec<Choice>,
 }
 
 /// "3 h 20 min", "2 d 4 h": how long something has waited.

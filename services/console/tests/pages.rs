@@ -132,7 +132,7 @@ async fn sign_in_sets_strict_cookies_and_forms_need_the_csrf_token(pool: PgPool)
     let signed_in = send(&router, form("/console/login", &cookie, &format!("{body}&csrf={csrf}"))).await;
     assert_eq!(
         (signed_in.status, signed_in.location.as_str()),
-        (StatusCode::SEE_OTHER, "/console/home")
+        (StatusCode::SEE_OTHER, "/console/treasury/reconciliation")
     );
     let session = signed_in
         .cookies
