@@ -47,19 +47,25 @@ pub struct DemoArgs {
     pub exit: bool,
 }
 
-/// The demo's own database and a free API port, so it can run next to `corridor dev`.
-fn demo_lookup(key: &str) -> Option<String> {
-    match (key, std::env::var(key).ok()) {
+/// The demo's own database and a free API port, so it can run next to `corridor dev`. The port
+/// is chosen here rather than left to the kernel at bind time because the console calls the API
+/// on this process's own port, so the configuration must name it.
+fn demo_lookup(free_port: u16) -> impl Fn(&str) -> Option<String> {
+    move |key: &str| match (key, std::env::var(key).ok()) {
         (_, Some(v)) => Some(v),
         ("CORRIDOR_DATABASE_URL", None) => Some(DEMO_DATABASE_URL.into()),
-        ("CORRIDOR_LISTEN_ADDR", None) => Some("127.0.0.1:0".into()),
+        ("CORRIDOR_LISTEN_ADDR", None) => Some(format!("127.0.0.1:{free_port}")),
         _ => dev::dev_lookup(key),
     }
 }
 
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("Corridor demo: a fresh local stack, then one merchant's day, checked step by step");
-    let stack = dev::Stack::start(args.anvil_port, demo_lookup).await?;
+    let stack = dev::Stack::start(args.anvil_port, demo_lookup(free_port()?)).await?;
     let listener = server::bind(&stack.state).await?;
     let base = format!("http://{}", listener.local_addr()?);
     stack.print_demo_data(&base);

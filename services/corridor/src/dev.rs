@@ -206,6 +206,7 @@ impl Stack {
             println!("                {email:<28} {role}");
         }
         println!("API             {base}  (OpenAPI at {base}/openapi.json)");
+        println!("Console         {base}/console  (sign in with a console user above)");
         println!(
             "Try             curl -s {base}/v1/balances -H 'Authorization: Bearer {}'",
             seeded.api_key
