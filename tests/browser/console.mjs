@@ -61,7 +61,11 @@ try {
   await page.screenshot({ path: `${shots}/review-queue.png`, fullPage: true });
   await page.getByRole("link", { name: payout }).click();
   await page.waitForURL(new RegExp(`/console/compliance/reviews/${payout}`));
+  check((await text(page)).includes("Nobody has claimed this case."), "the case is unclaimed");
+  await page.getByRole("button", { name: "Claim this case" }).click();
+  await page.waitForURL(/done=claim/);
   const before = await text(page);
+  check(before.includes("Claimed by officer1@corridor.local"), "officer1 claims the case", before);
   check(before.includes("0 of 2"), "no approvals yet, two needed", before);
   check(before.includes("Why it was held"), "the evidence is shown", before);
   await page.getByLabel(/^Reason/).fill("Supplier contract and invoice checked");

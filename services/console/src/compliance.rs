@@ -138,6 +138,7 @@ pub async fn case(
     Query(q): Query<CaseQuery>,
 ) -> Response {
     let flash = match q.done.as_str() {
+        "claim" => "You have claimed this case.",
         "approve" => "Your approval is recorded.",
         "reject" => "The payout is rejected and its funds are released.",
         _ => "",
@@ -260,12 +261,48 @@ async fn case_page(
         approvals_required: review["approvals_required"].as_u64().unwrap_or_default(),
         approvals_missing: review["approvals_missing"].as_u64().unwrap_or_default(),
         decidable: p["status"] == "held",
+        claimed_by: text(&review["claim"]["claimed_by_email"]),
+        claimed_at: views::when(&text(&review["claim"]["claimed_at"])),
+        claimed_by_me: review["claim"]["claimed_by"] == session.user_id.to_string().as_str(),
         reasons,
         timeline,
         flash: flash.to_owned(),
         error: error.to_owned(),
     };
     views::render(status, &page)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ClaimForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    take_over: Option<String>,
+}
+
+pub async fn claim(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<ClaimForm>,
+) -> Response {
+    if !csrf_ok(&headers, &form.csrf) {
+        return csrf_refused();
+    }
+    if let Err(refused) = session.require(COMPLIANCE, "Compliance decisions") {
+        return refused;
+    }
+    let path = format!("/v1/compliance/payout-reviews/{id}/claim");
+    let body = json!({ "take_over": form.take_over.is_some() });
+    let (status, answer) = match api(&state, &session, ApiRequest::Post(&path, body)).await {
+        Ok(answer) => answer,
+        Err(page) => return page,
+    };
+    if status == StatusCode::OK {
+        return Redirect::to(&format!("/console/compliance/reviews/{id}?done=claim")).into_response();
+    }
+    case_page(&state, &session, &id, status, "", &text(&answer["detail"])).await
 }
 
 #[derive(Debug, Deserialize)]

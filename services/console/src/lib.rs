@@ -57,6 +57,7 @@ pub fn routes(state: AppState) -> OpenApiRouter {
             get(compliance::case).post(compliance::decide),
         )
         .route("/console/merchant/api-keys", get(merchant::list).post(merchant::create))
+        .route("/console/compliance/reviews/{id}/claim", post(compliance::claim))
         .route("/console/merchant/api-keys/{id}/revoke", post(merchant::revoke))
         .route("/console/treasury/reconciliation", get(treasury::overview))
         .route("/console/treasury/statements", post(treasury::upload))

@@ -385,6 +385,45 @@ pub async fn insert_approval(
     Ok(done.rows_affected() == 1)
 }
 
+/// Claims a payout for `reviewer`: a new claim, the same claimant again, or (with `take_over`)
+/// another officer's. Returns the claimant after the call.
+pub async fn claim(
+    conn: &mut PgConnection,
+    payout: PayoutId,
+    reviewer: Uuid,
+    take_over: bool,
+) -> Result<ClaimRow, sqlx::Error> {
+    sqlx::query!(
+        r#"INSERT INTO payouts.review_claims (payout_id, claimed_by) VALUES ($1, $2)
+           ON CONFLICT (payout_id) DO UPDATE SET claimed_by = EXCLUDED.claimed_by, claimed_at = now()
+           WHERE payouts.review_claims.claimed_by = EXCLUDED.claimed_by OR $3"#,
+        payout.as_uuid(),
+        reviewer,
+        take_over,
+    )
+    .execute(&mut *conn)
+    .await?;
+    claimant(conn, payout).await?.ok_or_else(|| sqlx::Error::RowNotFound)
+}
+
+pub struct ClaimRow {
+    pub claimed_by: Uuid,
+    pub email: String,
+    pub claimed_at: DateTime<Utc>,
+}
+
+pub async fn claimant(conn: &mut PgConnection, payout: PayoutId) -> Result<Option<ClaimRow>, sqlx::Error> {
+    sqlx::query_as!(
+        ClaimRow,
+        r#"SELECT c.claimed_by, u.email, c.claimed_at
+             FROM payouts.review_claims c JOIN platform.console_users u ON u.id = c.claimed_by
+            WHERE c.payout_id = $1"#,
+        payout.as_uuid(),
+    )
+    .fetch_optional(conn)
+    .await
+}
+
 pub struct ApprovalRow {
     pub reviewer: Uuid,
     pub email: String,

@@ -95,6 +95,7 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         .routes(routes!(batches::get_batch))
         .routes(routes!(review::list_held))
         .routes(routes!(review::review_payout, review::get_review))
+        .routes(routes!(review::claim_payout))
         .routes(routes!(quotes::create_quote))
         .routes(routes!(quotes::get_quote))
         .routes(routes!(deposits::create_funding_wallet, deposits::list_funding_wallets))

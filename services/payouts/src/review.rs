@@ -59,10 +59,39 @@ pub struct ReviewView {
     pub approvals: Vec<ApprovalView>,
     /// How many more distinct reviewers must approve; 0 once approved or decided.
     pub approvals_missing: u8,
+    /// The officer working the case, if one has claimed it.
+    pub claim: Option<ClaimView>,
+}
+
+/// Who claimed a case, and when.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ClaimView {
+    #[schema(value_type = String, example = "usr_0190...")]
+    pub claimed_by: ConsoleUserId,
+    pub claimed_by_email: String,
+    pub claimed_at: DateTime<Utc>,
+}
+
+impl From<db::ClaimRow> for ClaimView {
+    fn from(c: db::ClaimRow) -> Self {
+        ClaimView {
+            claimed_by: ConsoleUserId::from_uuid(c.claimed_by),
+            claimed_by_email: c.email,
+            claimed_at: c.claimed_at,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimRequest {
+    /// Take the case over from the officer who claimed it.
+    #[serde(default)]
+    pub take_over: bool,
 }
 
 impl ReviewView {
-    fn new(payout: PayoutView, required: u8, rows: Vec<db::ApprovalRow>) -> Self {
+    fn new(payout: PayoutView, required: u8, rows: Vec<db::ApprovalRow>, claim: Option<db::ClaimRow>) -> Self {
         let approvals: Vec<ApprovalView> = rows
             .into_iter()
             .map(|a| ApprovalView {
@@ -82,6 +111,7 @@ impl ReviewView {
             approvals_required: required,
             approvals,
             approvals_missing: u8::try_from(missing).unwrap_or(u8::MAX),
+            claim: claim.map(ClaimView::from),
         }
     }
 }
@@ -103,10 +133,70 @@ pub async fn get_review(
         .await?
         .ok_or_else(|| ApiError::not_found("payout"))?;
     let approvals = db::approvals(&mut conn, id).await?;
+    let claim = db::claimant(&mut conn, id).await?;
     Ok(ApiJson(ReviewView::new(
         crate::payouts::with_timeline(&mut conn, row).await?,
         state.config().compliance.review_approvals,
         approvals,
+        claim,
+    )))
+}
+
+/// Claim a held payout: the officer working it, shown in the case. A claim does not stop other
+/// officers from approving (four-eyes needs two); taking over another officer's claim needs
+/// `take_over`, otherwise it is 409 `claimed_by_other`. Audited.
+#[utoipa::path(post, path = "/v1/compliance/payout-reviews/{id}/claim", tag = "compliance", request_body = ClaimRequest,
+    params(("id" = String, Path, description = "po_...")), security(("console_session" = [])),
+    responses((status = 200, body = ReviewView), (status = 403, body = corridor_platform::error::Problem),
+              (status = 404, body = corridor_platform::error::Problem), (status = 409, body = corridor_platform::error::Problem)))]
+pub async fn claim_payout(
+    State(state): State<AppState>,
+    auth: ConsoleAuth,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<ClaimRequest>,
+) -> Result<ApiJson<ReviewView>, ApiError> {
+    auth.require_any(&REVIEWERS)?;
+    let id = PayoutId::parse(&id).map_err(|_| ApiError::not_found("payout"))?;
+    let mut tx = state.pool().begin().await.map_err(ApiError::internal)?;
+    let locked = db::lock_for_review(&mut tx, id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found("payout"))?;
+    if locked.status != "held" {
+        return Err(ApiError::conflict(
+            "payout_not_held",
+            format!("the payout is {}; only held payouts are claimed", locked.status),
+        ));
+    }
+    let claim = db::claim(&mut tx, id, auth.user_id.as_uuid(), req.take_over).await?;
+    if claim.claimed_by != auth.user_id.as_uuid() {
+        return Err(ApiError::conflict(
+            "claimed_by_other",
+            format!(
+                "{} claimed this payout at {}; send take_over to take it",
+                claim.email, claim.claimed_at
+            ),
+        ));
+    }
+    corridor_store::audit::append(
+        &mut tx,
+        &format!("console user {}", auth.user_id),
+        "payout.review_claimed",
+        &id.to_string(),
+        &serde_json::json!({ "take_over": req.take_over }),
+    )
+    .await?;
+    tx.commit().await.map_err(ApiError::internal)?;
+    let mut conn = state.pool().acquire().await.map_err(ApiError::internal)?;
+    let row = db::payout_any_merchant(&mut conn, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("payout"))?;
+    let approvals = db::approvals(&mut conn, id).await?;
+    Ok(ApiJson(ReviewView::new(
+        crate::payouts::with_timeline(&mut conn, row).await?,
+        state.config().compliance.review_approvals,
+        approvals,
+        Some(claim),
     )))
 }
 
@@ -208,8 +298,14 @@ pub async fn review_payout(
             let row = db::payout(&mut tx, merchant, id)
                 .await?
                 .ok_or_else(|| ApiError::not_found("payout"))?;
+            let claim = db::claimant(&mut tx, id).await?;
             tx.commit().await.map_err(ApiError::internal)?;
-            return Ok(ApiJson(ReviewView::new(PayoutView::from(row), required, approvals)));
+            return Ok(ApiJson(ReviewView::new(
+                PayoutView::from(row),
+                required,
+                approvals,
+                claim,
+            )));
         }
     }
     let (status, event) = match req.decision {
@@ -262,6 +358,7 @@ pub async fn review_payout(
         &serde_json::json!({ "decision": status, "reason": reason, "approvers": approvers, "decision_hash": hash }),
     )
     .await?;
+    let claim = db::claimant(&mut tx, id).await?;
     tx.commit().await.map_err(ApiError::internal)?;
-    Ok(ApiJson(ReviewView::new(view, required, approvals)))
+    Ok(ApiJson(ReviewView::new(view, required, approvals, claim)))
 }

@@ -736,3 +736,77 @@ async fn stale_sanctions_lists_hold_every_payout_until_confirmed_current(pool: P
     app.pay(&key, "st2", payout_body("st-2", "10", &ben)).await;
     assert_eq!(decide().await.cleared, 1);
 }
+
+/// A held case is claimed by the officer working it; another officer takes it over only by
+/// saying so; a claim does not lock out approvals; decided payouts are not claimed. Audited.
+#[sqlx::test(migrator = "corridor_store::MIGRATOR")]
+async fn an_officer_claims_a_held_case_and_taking_it_over_is_explicit(pool: PgPool) {
+    use corridor_platform::auth::Role;
+    let app = App::new(pool, &[("CORRIDOR_PAYOUT_REVIEW_THRESHOLD", "50")]).await;
+    let (_, key) = app.merchant("1000").await;
+    let ben = app.beneficiary(&key).await;
+    let id = app.pay(&key, "c1", payout_body("c-1", "60", &ben)).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(app.screen().await.held, 1);
+    let (alice, bob) = (
+        app.console_user(Role::ComplianceOfficer).await,
+        app.console_user(Role::ComplianceOfficer).await,
+    );
+    let claim = format!("/v1/compliance/payout-reviews/{id}/claim");
+    let review = format!("/v1/compliance/payout-reviews/{id}");
+
+    let first = app.send(Method::POST, &claim, &alice, None, Some(json!({}))).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let alice_id = first.body["claim"]["claimed_by"].clone();
+    assert!(alice_id.is_string(), "{}", first.body);
+    let again = app.send(Method::POST, &claim, &alice, None, Some(json!({}))).await;
+    assert_eq!(again.status, StatusCode::OK, "claiming one's own case again is fine");
+    app.send(Method::POST, &claim, &bob, None, Some(json!({})))
+        .await
+        .problem(StatusCode::CONFLICT, "claimed_by_other");
+    let read = app.send(Method::GET, &review, &bob, None, None).await;
+    assert_eq!(
+        read.body["claim"]["claimed_by"], alice_id,
+        "the refused claim changed nothing"
+    );
+    let taken = app
+        .send(Method::POST, &claim, &bob, None, Some(json!({ "take_over": true })))
+        .await;
+    assert_eq!(taken.status, StatusCode::OK, "{}", taken.body);
+    assert_ne!(taken.body["claim"]["claimed_by"], alice_id);
+    // Not a lock: the first officer may still approve.
+    let approved = app
+        .send(
+            Method::POST,
+            &review,
+            &alice,
+            None,
+            Some(json!({ "decision": "approve", "reason": "ok" })),
+        )
+        .await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.body);
+    assert_eq!(approved.body["claim"]["claimed_by"], taken.body["claim"]["claimed_by"]);
+    // A merchant's key is not a compliance session.
+    let merchant = app.send(Method::POST, &claim, &key, None, Some(json!({}))).await;
+    assert!(merchant.status == StatusCode::UNAUTHORIZED || merchant.status == StatusCode::FORBIDDEN);
+    // Decided: not claimable any more.
+    app.send(
+        Method::POST,
+        &review,
+        &bob,
+        None,
+        Some(json!({ "decision": "reject", "reason": "no" })),
+    )
+    .await;
+    app.send(Method::POST, &claim, &bob, None, Some(json!({})))
+        .await
+        .problem(StatusCode::CONFLICT, "payout_not_held");
+    let audited: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM platform.audit_log WHERE action = 'payout.review_claimed'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(audited, 3, "each successful claim is audited, the refused one is not");
+}
