@@ -128,18 +128,38 @@ pub async fn get_review(
 ) -> Result<ApiJson<ReviewView>, ApiError> {
     auth.require_any(&REVIEWERS)?;
     let id = PayoutId::parse(&id).map_err(|_| ApiError::not_found("payout"))?;
+    Ok(ApiJson(current_review(&state, id).await?))
+}
+
+/// A payout's review as it stands now, read outside any transaction.
+async fn current_review(state: &AppState, id: PayoutId) -> Result<ReviewView, ApiError> {
     let mut conn = state.pool().acquire().await.map_err(ApiError::internal)?;
     let row = db::payout_any_merchant(&mut conn, id)
         .await?
         .ok_or_else(|| ApiError::not_found("payout"))?;
     let approvals = db::approvals(&mut conn, id).await?;
     let claim = db::claimant(&mut conn, id).await?;
-    Ok(ApiJson(ReviewView::new(
+    Ok(ReviewView::new(
         crate::payouts::with_timeline(&mut conn, row).await?,
         state.config().compliance.review_approvals,
         approvals,
         claim,
-    )))
+    ))
+}
+
+/// Locks a payout for a review action; only a held payout may be acted on.
+async fn lock_held(conn: &mut sqlx::PgConnection, id: PayoutId, action: &str) -> Result<db::ReviewLock, ApiError> {
+    let locked = db::lock_for_review(conn, id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found("payout"))?;
+    if locked.status != "held" {
+        return Err(ApiError::conflict(
+            "payout_not_held",
+            format!("the payout is {}; only held payouts are {action}", locked.status),
+        ));
+    }
+    Ok(locked)
 }
 
 /// Claim a held payout: the officer working it, shown in the case. A claim does not stop other
@@ -158,16 +178,7 @@ pub async fn claim_payout(
     auth.require_any(&REVIEWERS)?;
     let id = PayoutId::parse(&id).map_err(|_| ApiError::not_found("payout"))?;
     let mut tx = state.pool().begin().await.map_err(ApiError::internal)?;
-    let locked = db::lock_for_review(&mut tx, id)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::not_found("payout"))?;
-    if locked.status != "held" {
-        return Err(ApiError::conflict(
-            "payout_not_held",
-            format!("the payout is {}; only held payouts are claimed", locked.status),
-        ));
-    }
+    lock_held(&mut tx, id, "claimed").await?;
     let claim = db::claim(&mut tx, id, auth.user_id.as_uuid(), req.take_over).await?;
     if claim.claimed_by != auth.user_id.as_uuid() {
         return Err(ApiError::conflict(
@@ -187,17 +198,7 @@ pub async fn claim_payout(
     )
     .await?;
     tx.commit().await.map_err(ApiError::internal)?;
-    let mut conn = state.pool().acquire().await.map_err(ApiError::internal)?;
-    let row = db::payout_any_merchant(&mut conn, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("payout"))?;
-    let approvals = db::approvals(&mut conn, id).await?;
-    Ok(ApiJson(ReviewView::new(
-        crate::payouts::with_timeline(&mut conn, row).await?,
-        state.config().compliance.review_approvals,
-        approvals,
-        Some(claim),
-    )))
+    Ok(ApiJson(current_review(&state, id).await?))
 }
 
 /// Held payouts of every merchant, oldest first, each with its timeline (why it was held).
@@ -247,16 +248,7 @@ pub async fn review_payout(
     }
     let required = state.config().compliance.review_approvals;
     let mut tx = state.pool().begin().await.map_err(ApiError::internal)?;
-    let locked = db::lock_for_review(&mut tx, id)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::not_found("payout"))?;
-    if locked.status != "held" {
-        return Err(ApiError::conflict(
-            "payout_not_held",
-            format!("the payout is {}; only held payouts are reviewed", locked.status),
-        ));
-    }
+    let locked = lock_held(&mut tx, id, "reviewed").await?;
     let merchant = MerchantId::from_uuid(locked.merchant_id);
     let reviewer = auth.user_id.to_string();
     if let ReviewDecision::Approve = req.decision {
