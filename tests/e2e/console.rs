@@ -6,7 +6,7 @@
 //! wrong passwords, a forged form, a merchant on a compliance page and an ended session are
 //! refused. Screenshots of the main pages go to target/console-screenshots/.
 
-use corridor_e2e::{DevStack, free_port, get_json};
+use corridor_e2e::{DevStack, free_port, get_json, post_json};
 use std::{
     path::Path,
     process::Command,
@@ -44,20 +44,18 @@ async fn officers_approve_in_the_browser_and_a_merchant_sees_its_new_key_once() 
     let http = reqwest::Client::new();
 
     // A payout at the review threshold, held for two officers.
-    let created: serde_json::Value = http
-        .post(format!("{}/v1/payouts", stack.base_url))
-        .bearer_auth(&key)
-        .header("Idempotency-Key", "console-e2e")
-        .json(&serde_json::json!({
+    let (status, created) = post_json(
+        &http,
+        &format!("{}/v1/payouts", stack.base_url),
+        Some(&key),
+        Some("console-e2e"),
+        &serde_json::json!({
             "client_reference": "console-e2e", "amount": "10000.00", "asset": "USDC", "chain_id": 31337,
             "purpose": "Equipment", "beneficiary": { "kind": "business", "name": "Tecelagem Andrade SA",
-            "country": "BR", "chain_id": 31337, "address": "0x00000000000000000000000000000000000c0501" } }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+            "country": "BR", "chain_id": 31337, "address": "0x00000000000000000000000000000000000c0501" } }),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().unwrap().to_owned();
     let payout_url = format!("{}/v1/payouts/{id}", stack.base_url);
     // Polls the stack's screening job for the hold, with a deadline.
@@ -73,22 +71,23 @@ async fn officers_approve_in_the_browser_and_a_merchant_sees_its_new_key_once() 
 
     // Treasury's books: a bank account and an on-ramp order whose bank line will arrive with a
     // fee deducted and no reference, so only a person can match it.
-    let login: serde_json::Value = http
-        .post(format!("{}/v1/console/sessions", stack.base_url))
-        .json(&serde_json::json!({ "email": "treasury@corridor.local", "password": password }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let base = stack.base_url.clone();
+    let (status, login) = post_json(
+        &http,
+        &format!("{base}/v1/console/sessions"),
+        None,
+        None,
+        &serde_json::json!({ "email": "treasury@corridor.local", "password": password }),
+    )
+    .await;
+    assert_eq!(status, 201, "{login}");
     let treasury = login["token"].as_str().unwrap().to_owned();
     let post = |path: &str, body: serde_json::Value| {
-        let (http, url, token) = (http.clone(), format!("{}{path}", stack.base_url), treasury.clone());
+        let (http, url, token) = (http.clone(), format!("{base}{path}"), treasury.clone());
         async move {
-            let res = http.post(url).bearer_auth(token).json(&body).send().await.unwrap();
-            assert_eq!(res.status(), 201);
-            res.json::<serde_json::Value>().await.unwrap()
+            let (status, answer) = post_json(&http, &url, Some(&token), None, &body).await;
+            assert_eq!(status, 201, "{url}: {answer}");
+            answer
         }
     };
     let iban = "DE89370400440532013000";
@@ -97,7 +96,7 @@ async fn officers_approve_in_the_browser_and_a_merchant_sees_its_new_key_once() 
         serde_json::json!({ "account": iban, "currency": "EUR", "name": "Ramp EUR", "partner": "RampCo" }),
     )
     .await;
-    let today = chrono_today();
+    let today = chrono::Utc::now().date_naive().to_string();
     let order = post(
         "/v1/treasury/reconciliation/ramp-orders",
         serde_json::json!({ "direction": "on", "partner": "RampCo", "bank_account_id": account["id"],
@@ -164,18 +163,17 @@ async fn officers_approve_in_the_browser_and_a_merchant_sees_its_new_key_once() 
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     assert_eq!(payout["status"], "completed", "{payout}");
-    let timeline = payout["timeline"].to_string();
-    assert!(
-        timeline.contains("officer1@corridor.local") || timeline.contains("approvers"),
-        "{timeline}"
-    );
+    // The decision that released it names two different approvers.
+    let approved = payout["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["status"] == "approved")
+        .unwrap_or_else(|| panic!("no approval in {payout}"));
+    let approvers = approved["detail"]["approvers"].as_array().unwrap();
+    assert_eq!(approvers.len(), 2, "{approved}");
+    assert_ne!(approvers[0], approvers[1], "{approved}");
     drop(stack);
-}
-
-/// Today's date (UTC) as YYYY-MM-DD, from the system clock.
-fn chrono_today() -> String {
-    let out = Command::new("date").args(["-u", "+%Y-%m-%d"]).output().unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 /// A one-line camt.053: RampCo's credit, booked today, without a reference.

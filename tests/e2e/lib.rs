@@ -287,3 +287,24 @@ pub async fn get_json(http: &reqwest::Client, url: &str, bearer: &str) -> serde_
         .await
         .unwrap()
 }
+
+/// POST a JSON body (with an Idempotency-Key when given) and return the status and the JSON
+/// answer (panics on a transport or decoding error).
+pub async fn post_json(
+    http: &reqwest::Client,
+    url: &str,
+    bearer: Option<&str>,
+    idempotency_key: Option<&str>,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let mut req = http.post(url).json(body);
+    if let Some(token) = bearer {
+        req = req.bearer_auth(token);
+    }
+    if let Some(key) = idempotency_key {
+        req = req.header("Idempotency-Key", key);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(serde_json::Value::Null))
+}

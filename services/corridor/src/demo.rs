@@ -13,6 +13,7 @@ use alloy::{
 use anyhow::{Context, bail, ensure};
 use chrono::{DateTime, Duration as Span, SecondsFormat, Utc};
 use corridor_chain::bindings::{InvoicePayments, TestStablecoin};
+use corridor_domain::Money;
 use reqwest::{Method, StatusCode};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -35,7 +36,8 @@ const CLEAN_ADDRESS: &str = "0x5a0b54d5dc17e0aadc383d2db43b0a0d3e029c4c";
 const YIELD_PERIOD_SECS: i64 = 5;
 /// The yield service distributes a period once it has been closed for a minute.
 const YIELD_SETTLE_SECS: i64 = 61;
-const TOKEN_DECIMALS: u32 = 6;
+/// The local test stablecoins' decimals (`local::deploy`).
+const TOKEN_DECIMALS: u8 = 6;
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
@@ -119,15 +121,6 @@ fn decimal(v: &Value) -> anyhow::Result<Decimal> {
     Decimal::from_str(s).with_context(|| format!("{s:?} is not a decimal"))
 }
 
-/// Token base units of a decimal amount (6-decimal test stablecoins).
-fn units(amount: Decimal) -> anyhow::Result<U256> {
-    let mut scaled = amount;
-    scaled.rescale(TOKEN_DECIMALS);
-    ensure!(scaled == amount, "{amount} has more than {TOKEN_DECIMALS} decimals");
-    let mantissa = u128::try_from(scaled.mantissa()).context("a negative amount")?;
-    Ok(U256::from(mantissa))
-}
-
 fn secs(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
@@ -164,6 +157,12 @@ impl<'a> Tour<'a> {
             key: stack.seeded.api_key.clone(),
             buyer,
         }
+    }
+
+    /// Base units of a USDC amount on the local chain, through the domain's checked conversion.
+    fn usdc_units(&self, amount: &str) -> anyhow::Result<U256> {
+        let usdc = self.stack.state.registry().get("USDC")?;
+        Ok(Money::parse(amount, usdc)?.to_base_units(TOKEN_DECIMALS)?)
     }
 
     fn chain_id(&self) -> u64 {
@@ -373,7 +372,7 @@ impl<'a> Tour<'a> {
         ));
 
         let d = &self.stack.deployment;
-        let amount = units(total)?;
+        let amount = self.usdc_units(invoice["total"].as_str().context("invoice total")?)?;
         let approve = TestStablecoin::new(d.usdc, &self.buyer)
             .approve(d.invoice_payments, amount)
             .send()
@@ -458,7 +457,7 @@ impl<'a> Tour<'a> {
             "order RAMP-DEMO-1: 920.00 EUR from RampCo for 1,000 USDC to the treasury (POST /v1/treasury/reconciliation/ramp-orders)",
         );
         let send = TestStablecoin::new(self.stack.deployment.usdc, &self.buyer)
-            .transfer(self.stack.deployment.treasury, units(Decimal::from(1000))?)
+            .transfer(self.stack.deployment.treasury, self.usdc_units("1000")?)
             .send()
             .await?;
         let receipt = self.mined("RampCo's transfer", send).await?;
@@ -489,7 +488,7 @@ impl<'a> Tour<'a> {
         let recipient = Address::from_str(CLEAN_ADDRESS)?;
         let received = self.token_balance(recipient).await?;
         ensure!(
-            received == units(Decimal::from(250))?,
+            received == self.usdc_units("250")?,
             "the recipient holds {received} base units on chain"
         );
         done(format!(
@@ -749,20 +748,4 @@ fn camt053(account: &str, day: chrono::NaiveDate) -> String {
 </Document>
 "#
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn amounts_become_base_units_and_finer_ones_are_refused() {
-        assert_eq!(
-            units(Decimal::from_str("1250.5").unwrap()).unwrap(),
-            U256::from(1_250_500_000u64)
-        );
-        assert_eq!(units(Decimal::from_str("0.000001").unwrap()).unwrap(), U256::from(1u64));
-        assert!(units(Decimal::from_str("0.0000001").unwrap()).is_err());
-        assert!(units(Decimal::from_str("-1").unwrap()).is_err());
-    }
 }
